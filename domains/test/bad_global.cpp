@@ -1,0 +1,25 @@
+// Deliberately broken: a mutable global.  The domain-globals check must
+// reject this .so (tests/meson.build runs it and expects the failure).
+#include "idl/test_domains.hpp"
+
+namespace rl::test {
+namespace {
+
+uint64_t g_calls = 0;   // the bug: state outside the domain's heap survives a restart
+
+class BadDomain final : public Counter {
+ public:
+  RpcResult<void> ping() override { return ok; }
+  RpcResult<uint64_t> add(uint64_t delta) override { return g_calls += delta; }
+  RpcResult<RRef<Buffer>> echo(RRef<Buffer> buf) override { return buf; }
+  RpcResult<uint64_t> sum(const RRef<Buffer>&) override { return g_calls; }
+  RpcResult<uint64_t> keep(RRef<Buffer>) override { return g_calls; }
+  RpcResult<RRef<Buffer>> give_back() override { return RRef<Buffer>(); }
+};
+
+Counter* create(const CounterInit&) { return new BadDomain(); }
+
+}  // namespace
+}  // namespace rl::test
+
+RL_DOMAIN(rl::test::Counter, rl::test::CounterInit, rl::test::create)

@@ -1,0 +1,196 @@
+// RRef<T>: an owned object in the shared heap (design.md §4).
+//
+// Move-only.  Ownership changes domains when an RRef is passed by value to a
+// proxy (the callee owns it) or returned (the caller owns it): one store to
+// the out-of-line metadata.  A `const RRef<T>&` parameter is an immutable
+// borrow: the borrow count keeps the object alive even if its owner dies.
+// An RRef stored inside another shared-heap object is "contained": it is freed
+// by its container's destructor, so moving the container moves it too.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "detail/domain_core.hpp"
+#include "exchangeable.hpp"
+#include "shared_heap.hpp"
+
+namespace rl {
+
+namespace detail {
+template <class T>
+void destroy_payload(void* p) noexcept { static_cast<T*>(p)->~T(); }
+
+// Called on every RRef move: moving into shared-heap memory makes the object
+// contained; moving a contained one out gives it to the current domain.
+inline void note_moved(const void* where, Meta* m) noexcept {
+  if (in_shared_heap(where)) m->owner.store(kOwnerContained, std::memory_order_relaxed);
+  else if (m->owner.load(std::memory_order_relaxed) == kOwnerContained)
+    m->owner.store(current_domain_id(), std::memory_order_relaxed);
+}
+struct RRefAccess;
+}  // namespace detail
+
+template <class T>
+class RRef {
+ public:
+  using element_type = T;
+
+  // Allocates and constructs a T in the shared heap, owned by the caller's domain.
+  template <class... Args>
+  static RRef make(Args&&... args) { return make_aligned(alignof(T), std::forward<Args>(args)...); }
+
+  // The same with a stronger alignment (e.g. 4096 for a DMA page).
+  template <class... Args>
+  static RRef make_aligned(std::size_t align, Args&&... args) {
+    // Checked here rather than in the class body: reflecting T while a class
+    // that holds an RRef<T> member is being defined crashes GCC 12.
+    static_assert(detail::require_exchangeable<T>(), "RRef<T> needs an exchangeable T (see above)");
+    detail::Meta* m = detail::heap_alloc(sizeof(T), align < alignof(T) ? alignof(T) : align);
+    T* p = static_cast<T*>(m->payload);
+    if constexpr (sizeof...(Args) == 0) new (p) T();
+    else new (p) T{std::forward<Args>(args)...};
+    if constexpr (!std::is_trivially_destructible_v<T>) m->dtor = &detail::destroy_payload<T>;
+    return RRef(p, m);
+  }
+
+  RRef() noexcept = default;
+  RRef(RRef&& o) noexcept : p_(o.p_), m_(o.m_) {
+    o.p_ = nullptr;
+    o.m_ = nullptr;
+    if (m_) detail::note_moved(this, m_);
+  }
+  RRef& operator=(RRef&& o) noexcept {
+    if (this != &o) {
+      reset();
+      p_ = o.p_;
+      m_ = o.m_;
+      o.p_ = nullptr;
+      o.m_ = nullptr;
+      if (m_) detail::note_moved(this, m_);
+    }
+    return *this;
+  }
+  RRef(const RRef&) = delete;
+  RRef& operator=(const RRef&) = delete;
+  ~RRef() { reset(); }
+
+  void reset() noexcept {
+    if (m_) detail::heap_release(m_);
+    p_ = nullptr;
+    m_ = nullptr;
+  }
+
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+  T& operator*() noexcept { return *p_; }
+  const T& operator*() const noexcept { return *p_; }
+  T* operator->() noexcept { return p_; }
+  const T* operator->() const noexcept { return p_; }
+  T* get() noexcept { return p_; }
+  const T* get() const noexcept { return p_; }
+
+  // Who owns it now (a domain id); for tests and debugging.
+  uint32_t owner() const noexcept { return m_ ? m_->owner.load(std::memory_order_relaxed) : detail::kOwnerFree; }
+  uint32_t borrows() const noexcept { return m_ ? m_->borrows.load(std::memory_order_relaxed) : 0; }
+
+ private:
+  friend struct detail::RRefAccess;
+  RRef(T* p, detail::Meta* m) noexcept : p_(p), m_(m) {}
+  T* p_ = nullptr;
+  detail::Meta* m_ = nullptr;
+};
+
+// A fixed-size array of exchangeable values in the shared heap.
+template <class T, std::size_t N>
+class RRefArray {
+ public:
+  static RRefArray make() { return RRefArray(RRef<std::array<T, N>>::make(), 0); }
+  static RRefArray make_aligned(std::size_t align) {
+    return RRefArray(RRef<std::array<T, N>>::make_aligned(align), 0);
+  }
+  RRefArray() noexcept = default;
+
+  static constexpr std::size_t size() noexcept { return N; }
+  T& operator[](std::size_t i) noexcept { return (*arr_)[i]; }
+  const T& operator[](std::size_t i) const noexcept { return (*arr_)[i]; }
+  T* data() noexcept { return arr_->data(); }
+  const T* data() const noexcept { return arr_->data(); }
+  explicit operator bool() const noexcept { return static_cast<bool>(arr_); }
+  uint32_t owner() const noexcept { return arr_.owner(); }
+
+ private:
+  friend struct detail::RRefAccess;
+  // Two parameters, as Cap's (a one-argument constructor confuses member counting).
+  RRefArray(RRef<std::array<T, N>> a, int) noexcept : arr_(std::move(a)) {}
+  RRef<std::array<T, N>> arr_;
+};
+
+// A fixed-capacity ring of T (usually RRef<Packet> or RRef<Block>) in the
+// shared heap: the unit of batched I/O.  Moving the deque across a call is one
+// ownership store however many elements it holds (they are contained).
+namespace detail {
+// Outside RRefDeque: reflecting a class nested in a template that is still
+// being defined crashes GCC 12 (internal compiler error in Boost.PFR).
+template <class T, std::size_t N>
+struct DequeRing {
+  using value_type = T;
+  std::array<T, N> slots;
+  uint32_t head;   // next to pop
+  uint32_t len;
+};
+}  // namespace detail
+
+template <class T, std::size_t N>
+class RRefDeque {
+  static_assert(N > 0 && (N & (N - 1)) == 0, "RRefDeque capacity must be a power of two");
+  using Ring = detail::DequeRing<T, N>;
+
+ public:
+  static RRefDeque make() { return RRefDeque(RRef<Ring>::make(), 0); }
+  RRefDeque() noexcept = default;
+
+  static constexpr std::size_t capacity() noexcept { return N; }
+  std::size_t size() const noexcept { return ring_->len; }
+  bool empty() const noexcept { return ring_->len == 0; }
+  bool full() const noexcept { return ring_->len == N; }
+  explicit operator bool() const noexcept { return static_cast<bool>(ring_); }
+  uint32_t owner() const noexcept { return ring_.owner(); }
+
+  // Returns false (and leaves `v` with the caller) when full.
+  bool push_back(T& v) noexcept {
+    Ring& r = *ring_;
+    if (r.len == N) return false;
+    r.slots[(r.head + r.len) & (N - 1)] = std::move(v);
+    ++r.len;
+    return true;
+  }
+  bool push_back(T&& v) noexcept { return push_back(v); }
+  // Returns false when empty.
+  bool pop_front(T& out) noexcept {
+    Ring& r = *ring_;
+    if (r.len == 0) return false;
+    out = std::move(r.slots[r.head]);
+    r.head = (r.head + 1) & (N - 1);
+    --r.len;
+    return true;
+  }
+
+ private:
+  friend struct detail::RRefAccess;
+  RRefDeque(RRef<Ring> r, int) noexcept : ring_(std::move(r)) {}
+  RRef<Ring> ring_;
+};
+
+namespace detail {
+// Proxies reach the metadata through here; nothing else needs to.
+struct RRefAccess {
+  template <class T> static Meta* meta(const RRef<T>& r) noexcept { return r.m_; }
+  template <class T, std::size_t N> static Meta* meta(const RRefArray<T, N>& r) noexcept { return r.arr_.m_; }
+  template <class T, std::size_t N> static Meta* meta(const RRefDeque<T, N>& r) noexcept { return r.ring_.m_; }
+};
+}  // namespace detail
+
+}  // namespace rl

@@ -1,0 +1,3 @@
+#include "libredleaf/rref.hpp"
+struct Frame { int len; unsigned char bytes[64]; };
+auto p = rl::RRef<Frame>::make();

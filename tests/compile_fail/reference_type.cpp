@@ -1,0 +1,2 @@
+#include "libredleaf/rref.hpp"
+static_assert(rl::detail::require_exchangeable<int&>());

@@ -1,0 +1,4 @@
+#include <string>
+#include "libredleaf/rref.hpp"
+struct Request { int id; std::string path; };
+auto p = rl::RRef<Request>::make();

@@ -90,6 +90,8 @@ template <class F>
     top = s->top;
     fr.stack = s;
   }
+#else
+  if (__builtin_expect(!t.ready, 0)) thread_init();   // prepare_stack does it otherwise
 #endif
   fr.prev = t.top;
   t.top = &fr;

@@ -323,6 +323,8 @@ void heap_thread_exit(ThreadState& t) noexcept {
 
 SharedHeapStats shared_heap_stats() {
   using namespace detail;
+  thread_init();
+  ensure_region();
   SharedHeapStats s{};
   int64_t bytes = 0, objects = 0;
   for_each_thread([&](ThreadState& t) {

@@ -20,7 +20,7 @@ READ_ONLY_AFTER_RELRO = {
 # Objects the toolchain itself puts there (crtstuff, the DSO handle, the
 # exception personality's indirection cell), written once at load.
 TOOLCHAIN_SYMBOLS = {"completed.0", "__dso_handle", "__TMC_END__", "_GLOBAL_OFFSET_TABLE_", "_DYNAMIC"}
-TOOLCHAIN_PREFIXES = ("DW.ref.",)
+TOOLCHAIN_PREFIXES = ("DW.ref.", "__odr_asan", "__asan_", "__ubsan_")   # the last three: sanitizer builds
 
 
 def readelf(args, path):

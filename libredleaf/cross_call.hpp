@@ -15,14 +15,13 @@
 #include <type_traits>
 #include <utility>
 
-#include <boost/pfr/core.hpp>
-
 #include "detail/domain_core.hpp"
 #include "detail/thread_state.hpp"
 #include "rpc_result.hpp"
 #include "rref.hpp"
 
-extern "C" int rl_switch_call(void* stack_top, void (*fn)(void*), void* arg, void** saved_sp);
+// Abandons the current stack and lands in the switch_and_call that saved
+// `saved_sp`, which then returns 1 (detail/switch.S).
 extern "C" [[noreturn]] void rl_resume(void* saved_sp);
 
 namespace rl::detail {
@@ -33,6 +32,50 @@ RpcError call_refused(DomainCore* callee) noexcept;         // callee dead at en
 // The callee died during the call, or threw (exception_what non-null).
 RpcError call_failed(Frame& fr, const char* exception_what) noexcept;
 [[noreturn]] void unwind_dead_caller() noexcept;            // our own domain died meanwhile
+
+// Saves a continuation, switches to `top` (or stays on this stack when it is
+// null), calls fn(arg) and switches back: returns 0.  rl_resume(*saved_sp)
+// lands here instead and returns 1.  Inline assembly rather than a call: the
+// callee-saved registers are declared clobbered, so the compiler saves only
+// those it has live (about half the cost of an out-of-line setjmp, §9).
+// The continuation is pushed on this stack: the landing address, %rbp (which
+// cannot be a clobber with frame pointers on) and the original %rsp.
+[[gnu::always_inline]] inline int switch_and_call(void* top, void (*fn)(void*), void* arg,
+                                                  void** saved_sp) noexcept {
+  register void** k asm("r12") = saved_sp;   // callee-saved: survives the call
+  int failed;
+  asm volatile(
+      "mov %%rsp, %%rcx\n\t"
+      "lea -128(%%rsp), %%rsp\n\t"   // step over the red zone
+      "and $-16, %%rsp\n\t"          // and align: this may be a leaf to the compiler
+      "push %%rcx\n\t"               // the original %rsp
+      "push %%rbp\n\t"
+      "push %%rcx\n\t"               // padding: keeps the call 16-byte aligned
+      "lea 1f(%%rip), %%rax\n\t"
+      "push %%rax\n\t"               // the landing address: *saved_sp
+      "mov %%rsp, (%[k])\n\t"
+      "test %[top], %[top]\n\t"
+      "cmovnz %[top], %%rsp\n\t"
+      "call *%[fn]\n\t"
+      "mov (%[k]), %%rsp\n\t"
+      "add $16, %%rsp\n\t"
+      "pop %%rbp\n\t"
+      "pop %%rsp\n\t"
+      "xor %%eax, %%eax\n\t"
+      "jmp 2f\n"
+      "1:\n\t"                       // from rl_resume's ret: %rsp = *saved_sp + 8
+      "add $8, %%rsp\n\t"
+      "pop %%rbp\n\t"
+      "pop %%rsp\n\t"
+      "mov $1, %%eax\n"
+      "2:"
+      : "=a"(failed), [k] "+r"(k), [top] "+d"(top), [fn] "+S"(fn), "+D"(arg)
+      :
+      : "rbx", "rcx", "r8", "r9", "r10", "r11", "r13", "r14", "r15", "memory", "cc",
+        "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+        "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+  return failed;
+}
 
 template <class R, class F>
 struct CallBox {
@@ -100,7 +143,7 @@ template <class F>
   CallBox<R, std::remove_reference_t<F>> box;
   box.fn = &fn;
   box.threw = false;
-  int failed = rl_switch_call(top, &call_thunk<R, std::remove_reference_t<F>>, &box, &fr.saved_sp);
+  int failed = switch_and_call(top, &call_thunk<R, std::remove_reference_t<F>>, &box, &fr.saved_sp);
 
   t.current = fr.caller;
   t.current_life = fr.caller_life;
@@ -119,33 +162,10 @@ template <class F>
 
 // ---- ownership moves for proxies ------------------------------------------
 
-template <class T> struct holds_rref : std::false_type {};
-template <class T> struct holds_rref<RRef<T>> : std::true_type {};
-template <class T, std::size_t N> struct holds_rref<RRefArray<T, N>> : std::true_type {};
-template <class T, std::size_t N> struct holds_rref<RRefDeque<T, N>> : std::true_type {};
-
-template <class T>
-constexpr bool contains_rref() {
-  if constexpr (holds_rref<T>::value) return true;
-  else if constexpr (is_std_array<T>::value || is_deque_ring<T>::value)
-    return contains_rref<typename T::value_type>();
-  else if constexpr (std::is_class_v<T> && std::is_aggregate_v<T>) {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-      return (contains_rref<boost::pfr::tuple_element_t<I, T>>() || ...);
-    }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
-  } else return false;
-}
-
 // Gives every RRef in `v` (by value, not contained) to domain `to`: one store each.
 template <class T>
 inline void give(T& v, uint32_t to) noexcept {
-  if constexpr (holds_rref<T>::value) {
-    if (Meta* m = RRefAccess::meta(v)) m->owner.store(to, std::memory_order_relaxed);
-  } else if constexpr (is_std_array<T>::value) {
-    if constexpr (contains_rref<T>()) for (auto& e : v) give(e, to);
-  } else if constexpr (contains_rref<T>()) {
-    boost::pfr::for_each_field(v, [to](auto& f) { give(f, to); });
-  }
+  for_each_rref(v, [to](Meta* m) { m->owner.store(to, std::memory_order_relaxed); });
 }
 
 // An immutable borrow for the duration of one call.

@@ -86,7 +86,7 @@ class Domain {
  private:
   Domain() = default;
   bool start(std::string* error);   // factory call for the current incarnation
-  void destroy_private_heap();
+  void destroy_private_heap(bool keep_arena);
   bool create_private_heap(std::string* error);
 
   detail::DomainCore* core_ = nullptr;
@@ -103,6 +103,7 @@ class Domain {
   std::atomic<bool> reclaimed_{false};
   bool unloaded_ = false;
   bool heap_live_ = false;
+  bool arena_kept_ = false;    // reset, not destroyed: reused by restart()
   // Failure record; written by mark_failed (maybe in a signal handler).
   std::atomic<uint8_t> cause_{0};
   char message_[160] = {};

@@ -18,6 +18,10 @@ namespace rl {
 using namespace detail;
 
 bool Domain::create_private_heap(std::string* error) {
+  if (arena_kept_) {   // a restart reuses the arena that reclaim() reset
+    heap_live_ = true;
+    return true;
+  }
   unsigned arena = 0;
   size_t len = sizeof arena;
   if (int e = mallctl("arenas.create", &arena, &len, nullptr, 0)) {
@@ -29,16 +33,19 @@ bool Domain::create_private_heap(std::string* error) {
   return true;
 }
 
-void Domain::destroy_private_heap() {
+void Domain::destroy_private_heap(bool keep_arena) {
   if (!heap_live_) return;
   {
     std::lock_guard g(tcache_lock_);
     for (unsigned tc : tcaches_) mallctl("tcache.destroy", nullptr, nullptr, &tc, sizeof tc);
     tcaches_.clear();
   }
-  std::string cmd = "arena." + std::to_string(core_->arena) + ".destroy";
+  // reset frees every allocation but keeps the arena for the next incarnation,
+  // which halves the cost of a crash-and-restart cycle; destroy also returns it.
+  std::string cmd = "arena." + std::to_string(core_->arena) + (keep_arena ? ".reset" : ".destroy");
   if (int e = mallctl(cmd.c_str(), nullptr, nullptr, nullptr, 0))
     warn("domain '%s': %s failed (error %d); its private heap leaks", name_.c_str(), cmd.c_str(), e);
+  arena_kept_ = keep_arena;
   heap_live_ = false;
 }
 

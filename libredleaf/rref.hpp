@@ -14,6 +14,8 @@
 #include <type_traits>
 #include <utility>
 
+#include <boost/pfr/core.hpp>
+
 #include "detail/domain_core.hpp"
 #include "exchangeable.hpp"
 #include "shared_heap.hpp"
@@ -24,13 +26,21 @@ namespace detail {
 template <class T>
 void destroy_payload(void* p) noexcept { static_cast<T*>(p)->~T(); }
 
-// Called on every RRef move: moving into shared-heap memory makes the object
-// contained; moving a contained one out gives it to the current domain.
-inline void note_moved(const void* where, Meta* m) noexcept {
-  if (in_shared_heap(where)) m->owner.store(kOwnerContained, std::memory_order_relaxed);
-  else if (m->owner.load(std::memory_order_relaxed) == kOwnerContained)
+// Ownership of an RRef follows where the handle lives.  Moving a handle out of
+// shared-heap memory (a contained RRef) gives the object to the current
+// domain; moving one into shared-heap memory makes it contained, freed by its
+// container.  Construction is the hot case (parameters, return values), so it
+// checks only the source; assignment -- how handles enter containers after
+// make() -- checks the destination too.
+inline void note_moved_out(Meta* m) noexcept {
+  if (__builtin_expect(m->owner.load(std::memory_order_relaxed) == kOwnerContained, 0))
     m->owner.store(current_domain_id(), std::memory_order_relaxed);
 }
+inline void note_assigned(const void* where, Meta* m) noexcept {
+  if (in_shared_heap(where)) m->owner.store(kOwnerContained, std::memory_order_relaxed);
+  else note_moved_out(m);
+}
+template <class T> void mark_contained(T& v) noexcept;
 struct RRefAccess;
 }  // namespace detail
 
@@ -53,6 +63,7 @@ class RRef {
     T* p = static_cast<T*>(m->payload);
     if constexpr (sizeof...(Args) == 0) new (p) T();
     else new (p) T{std::forward<Args>(args)...};
+    detail::mark_contained(*p);   // RRefs moved into the new object now live in it
     if constexpr (!std::is_trivially_destructible_v<T>) m->dtor = &detail::destroy_payload<T>;
     return RRef(p, m);
   }
@@ -61,7 +72,7 @@ class RRef {
   RRef(RRef&& o) noexcept : p_(o.p_), m_(o.m_) {
     o.p_ = nullptr;
     o.m_ = nullptr;
-    if (m_) detail::note_moved(this, m_);
+    if (m_) detail::note_moved_out(m_);
   }
   RRef& operator=(RRef&& o) noexcept {
     if (this != &o) {
@@ -70,7 +81,7 @@ class RRef {
       m_ = o.m_;
       o.p_ = nullptr;
       o.m_ = nullptr;
-      if (m_) detail::note_moved(this, m_);
+      if (m_) detail::note_assigned(this, m_);
     }
     return *this;
   }
@@ -185,12 +196,60 @@ class RRefDeque {
 };
 
 namespace detail {
+
+template <class T> struct holds_rref : std::false_type {};
+template <class T> struct holds_rref<RRef<T>> : std::true_type {};
+template <class T, std::size_t N> struct holds_rref<RRefArray<T, N>> : std::true_type {};
+template <class T, std::size_t N> struct holds_rref<RRefDeque<T, N>> : std::true_type {};
+
+// Whether a value of type T holds any RRef (decided at compile time).
+template <class T>
+constexpr bool contains_rref() {
+  if constexpr (holds_rref<T>::value) return true;
+  else if constexpr (is_std_array<T>::value || is_deque_ring<T>::value)
+    return contains_rref<typename T::value_type>();
+  else if constexpr (std::is_class_v<T> && std::is_aggregate_v<T>) {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      return (contains_rref<boost::pfr::tuple_element_t<I, T>>() || ...);
+    }(std::make_index_sequence<boost::pfr::tuple_size_v<T>>{});
+  } else return false;
+}
+
+// Applies fn(meta) to every non-empty RRef held directly in `v` (not to
+// RRefs inside the objects those point to).
+template <class T, class Fn>
+void for_each_rref(T& v, Fn&& fn) noexcept;
+
+}  // namespace detail
+
+namespace detail {
 // Proxies reach the metadata through here; nothing else needs to.
 struct RRefAccess {
   template <class T> static Meta* meta(const RRef<T>& r) noexcept { return r.m_; }
   template <class T, std::size_t N> static Meta* meta(const RRefArray<T, N>& r) noexcept { return r.arr_.m_; }
   template <class T, std::size_t N> static Meta* meta(const RRefDeque<T, N>& r) noexcept { return r.ring_.m_; }
 };
+
+template <class T, class Fn>
+void for_each_rref(T& v, Fn&& fn) noexcept {
+  if constexpr (holds_rref<T>::value) {
+    if (Meta* m = RRefAccess::meta(v)) fn(m);
+  } else if constexpr (is_std_array<T>::value) {
+    if constexpr (contains_rref<typename T::value_type>())
+      for (auto& e : v) for_each_rref(e, fn);
+  } else if constexpr (is_deque_ring<T>::value) {
+    for_each_rref(v.slots, fn);
+  } else if constexpr (contains_rref<T>()) {
+    boost::pfr::for_each_field(v, [&fn](auto& f) { for_each_rref(f, fn); });
+  }
+}
+
+template <class T>
+void mark_contained(T& v) noexcept {
+  if constexpr (contains_rref<T>())
+    for_each_rref(v, [](Meta* m) { m->owner.store(kOwnerContained, std::memory_order_relaxed); });
+}
+
 }  // namespace detail
 
 }  // namespace rl

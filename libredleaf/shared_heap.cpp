@@ -28,8 +28,6 @@ namespace {
 
 constexpr std::size_t kChunk = 2u << 20;          // one 2 MiB hugepage per slab chunk
 constexpr std::size_t kGranule = 64;              // smallest class; one Meta per granule
-constexpr std::size_t kMaxCachedSize = kGranule << (kSizeClasses - 1);  // 1 MiB
-constexpr uint32_t kLargeClass = 0xFF;
 constexpr int16_t kChunkFree = -1;
 constexpr int16_t kChunkLargeHead = -2;
 constexpr int16_t kChunkLargeTail = -3;
@@ -57,11 +55,7 @@ struct Region {
 
 Region g_region;
 
-inline unsigned class_of(std::size_t n) noexcept {
-  if (n <= kGranule) return 0;
-  return static_cast<unsigned>(64 - __builtin_clzll(n - 1)) - 6;
-}
-inline std::size_t class_size(unsigned c) noexcept { return kGranule << c; }
+inline std::size_t class_size(unsigned c) noexcept { return size_class_bytes(c); }
 inline Meta* meta_of(const char* p) noexcept {
   return &g_region.metas[(p - g_heap_base) / kGranule];
 }
@@ -220,53 +214,49 @@ void large_free(Meta* m) {
   for (std::size_t j = first; j < first + m->chunks; ++j) g_region.chunk_class[j] = kChunkFree;
 }
 
-inline void count(ThreadState& t, int64_t bytes, int64_t objects) {
-  t.shared_bytes.store(t.shared_bytes.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
-  t.shared_objects.store(t.shared_objects.load(std::memory_order_relaxed) + objects, std::memory_order_relaxed);
-}
 
 }  // namespace
 
 char* g_heap_base = nullptr;
 char* g_heap_end = nullptr;
 
-Meta* heap_alloc(std::size_t size, std::size_t align) {
+Meta* heap_alloc_slow(std::size_t size, std::size_t align) {
   ThreadState& t = tls;
-  if (__builtin_expect(!t.ready, 0)) thread_init();
+  if (!t.ready) thread_init();
   std::size_t need = size > align ? size : align;
   Meta* m;
-  if (__builtin_expect(need > kMaxCachedSize, 0)) {
+  if (need > kMaxCachedSize) {
     ensure_region();
     m = large_alloc(need);
   } else {
-    unsigned c = class_of(need);
+    unsigned c = size_class_of(need);
     HeapCache& hc = t.heap[c];
-    if (__builtin_expect(hc.count == 0, 0)) {
+    if (hc.count == 0) {
       ensure_region();
       hc.count = central_pop(c, hc.slots, kRefill);
       if (hc.count == 0) out_of_memory(size);
     }
     m = hc.slots[--hc.count];
-    count(t, static_cast<int64_t>(class_size(c)), 1);
+    count_shared(t, static_cast<int64_t>(size_class_bytes(c)), 1);
   }
   m->dtor = nullptr;
   m->owner.store(t.current->id, std::memory_order_relaxed);
   return m;
 }
 
-void heap_free(Meta* m) noexcept {
+void heap_free_slow(Meta* m) noexcept {
   ThreadState& t = tls;
-  if (__builtin_expect(!t.ready, 0)) thread_init();
+  if (!t.ready) thread_init();
   m->owner.store(kOwnerFree, std::memory_order_relaxed);
   unsigned c = m->size_class;
-  if (__builtin_expect(c == kLargeClass, 0)) return large_free(m);
+  if (c == kLargeClass) return large_free(m);
   HeapCache& hc = t.heap[c];
-  if (__builtin_expect(hc.count == kCacheSlots, 0)) {
+  if (hc.count == kCacheSlots) {
     hc.count -= kRefill;
     central_push(c, hc.slots + hc.count, kRefill);
   }
   hc.slots[hc.count++] = m;
-  count(t, -static_cast<int64_t>(class_size(c)), -1);
+  count_shared(t, -static_cast<int64_t>(size_class_bytes(c)), -1);
 }
 
 namespace {
@@ -282,8 +272,7 @@ void free_orphan_if_unborrowed(Meta* m) noexcept {
 }
 }  // namespace
 
-void heap_release(Meta* m) noexcept {
-  if (__builtin_expect(m->borrows.load(std::memory_order_relaxed) == 0, 1)) return destroy_and_free(m);
+void heap_release_borrowed(Meta* m) noexcept {
   m->owner.store(kOwnerOrphan, std::memory_order_seq_cst);
   free_orphan_if_unborrowed(m);
 }

@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "bench/tsc.hpp"
-#include "idl/test_domains_proxy.hpp"
+#include "idl/test_domains.rl.hpp"
 
 namespace rl::bench {
 namespace {

@@ -1,16 +1,11 @@
 // Interfaces of the runtime's test domains (tests/ and bench/ use them).
-//
-// Until tools/idlc exists these are plain C++; their proxies are written by
-// hand in test_domains_proxy.hpp, exactly as the generator will emit them.
+// idlc generates their proxies, shadows and loaders: idl/test_domains.rl.hpp.
 #pragma once
 
 #include <array>
 #include <cstdint>
 
-#include "libredleaf/cap.hpp"
-#include "libredleaf/domain_abi.hpp"
-#include "libredleaf/rpc_result.hpp"
-#include "libredleaf/rref.hpp"
+#include "libredleaf/idl.hpp"
 
 namespace rl::test {
 
@@ -26,33 +21,25 @@ enum class Fault : uint32_t {
 };
 
 // The echo/counter domain.
-class Counter {
+class RL_INTERFACE Counter {
  public:
-  static constexpr const char* kName = "Counter";
-  static constexpr uint64_t kFingerprint = fingerprint_of(
-      "Counter/1 ping()->void add(u64)->u64 echo(RRef<Buffer>)->RRef<Buffer> "
-      "sum(const RRef<Buffer>&)->u64 keep(RRef<Buffer>)->u64 give_back()->RRef<Buffer> "
-      "Buffer{array<u8,64>,u32} CounterInit{u64}");
   virtual ~Counter() = default;
 
-  virtual RpcResult<void> ping() = 0;                                // the null call
+  RL_IDEMPOTENT virtual RpcResult<void> ping() = 0;                  // the null call
   virtual RpcResult<uint64_t> add(uint64_t delta) = 0;               // returns the new total
   virtual RpcResult<RRef<Buffer>> echo(RRef<Buffer> buf) = 0;        // bytes[0] += 1, hands it back
-  virtual RpcResult<uint64_t> sum(const RRef<Buffer>& buf) = 0;      // borrowed: sum of bytes[0..len)
+  RL_IDEMPOTENT virtual RpcResult<uint64_t> sum(const RRef<Buffer>& buf) = 0;   // borrowed: sum of bytes[0..len)
   virtual RpcResult<uint64_t> keep(RRef<Buffer> buf) = 0;            // keeps it; returns how many it holds
   virtual RpcResult<RRef<Buffer>> give_back() = 0;                   // one kept buffer, or an empty RRef
 };
 struct CounterInit {
   uint64_t start;
 };
+RL_FACTORY Counter* create_counter(const CounterInit& init);
 
 // The faulty domain (and the leaky one): fails on command.
-class Crasher {
+class RL_INTERFACE Crasher {
  public:
-  static constexpr const char* kName = "Crasher";
-  static constexpr uint64_t kFingerprint = fingerprint_of(
-      "Crasher/1 crash(Fault)->u64 leak(u64,u64)->u64 spawn_spinners(u32)->u32 spinners()->u32 "
-      "stop_spinning()->void hold(const RRef<Buffer>&,Fault)->u64 alive()->u64 CrasherInit{u32}");
   virtual ~Crasher() = default;
 
   virtual RpcResult<uint64_t> crash(Fault how) = 0;   // returns only for Spin, when stopped
@@ -70,14 +57,11 @@ class Crasher {
 struct CrasherInit {
   uint32_t leak_before_crash;   // the leaky domain: grow both heaps before each crash
 };
+RL_FACTORY Crasher* create_crasher(const CrasherInit& init);
 
 // The nesting domain: relays to an inner Crasher it was given at creation.
-class Relay {
+class RL_INTERFACE Relay {
  public:
-  static constexpr const char* kName = "Relay";
-  static constexpr uint64_t kFingerprint = fingerprint_of(
-      "Relay/1 forward(Fault)->u64 forward_then_crash(Fault)->u64 served()->u64 "
-      "RelayInit{Cap<Crasher>}");
   virtual ~Relay() = default;
 
   // Calls inner->crash(how); returns 0 if it returned, 1 + RpcError if it failed.
@@ -89,5 +73,6 @@ class Relay {
 struct RelayInit {
   Cap<Crasher> inner;
 };
+RL_FACTORY Relay* create_relay(const RelayInit& init);
 
 }  // namespace rl::test

@@ -2,11 +2,14 @@
 //
 // Every domain defines exactly one `rl_domain_abi` (read-only data): the
 // loader checks the magic and version, the interface's name and its ABI
-// fingerprint, then calls `factory` inside the new domain.  The factory builds
-// all of the domain's state on its private heap and returns its root object.
+// fingerprint (computed by idlc from the interface's full declaration), then
+// calls `factory` inside the new domain.  The factory builds all of the
+// domain's state on its private heap and returns its root object.
 #pragma once
 
 #include <cstdint>
+
+#include "libredleaf/idl.hpp"
 
 namespace rl {
 
@@ -22,27 +25,38 @@ struct DomainAbi {
   void* (*factory)(const void* init);
 };
 
-// FNV-1a, for fingerprints of hand-written interface declarations.
-constexpr uint64_t fingerprint_of(const char* s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (; *s; ++s) h = (h ^ static_cast<unsigned char>(*s)) * 0x100000001b3ull;
-  return h;
+namespace detail {
+
+template <class I, class Init>
+constexpr DomainAbi make_abi(I* (*)(const Init&), void* (*entry)(const void*)) {
+  return {kDomainAbiMagic, kDomainAbiVersion, sizeof(Init), InterfaceTraits<I>::kName,
+          InterfaceTraits<I>::kFingerprint, entry};
+}
+template <class I>
+constexpr DomainAbi make_abi(I* (*)(), void* (*entry)(const void*)) {
+  return {kDomainAbiMagic, kDomainAbiVersion, sizeof(NoInit), InterfaceTraits<I>::kName,
+          InterfaceTraits<I>::kFingerprint, entry};
+}
+template <class I, class Init>
+void* call_factory(I* (*create)(const Init&), const void* init) {
+  return static_cast<I*>(create(*static_cast<const Init*>(init)));
+}
+template <class I>
+void* call_factory(I* (*create)(), const void*) {
+  return static_cast<I*>(create());
 }
 
+}  // namespace detail
 }  // namespace rl
 
-// RL_DOMAIN(Interface, Init, create): `create` is `Interface* create(const Init&)`.
-// Interface must provide `static constexpr const char* kName` and `kFingerprint`.
-#define RL_DOMAIN(Interface, Init, create)                                          \
-  extern "C" {                                                                     \
-  static void* rl_domain_factory(const void* init) {                               \
-    return static_cast<Interface*>(create(*static_cast<const Init*>(init)));       \
-  }                                                                                \
-  [[gnu::visibility("default")]] extern const ::rl::DomainAbi rl_domain_abi;       \
-  const ::rl::DomainAbi rl_domain_abi = {::rl::kDomainAbiMagic,                    \
-                                         ::rl::kDomainAbiVersion,                  \
-                                         sizeof(Init),                             \
-                                         Interface::kName,                         \
-                                         Interface::kFingerprint,                  \
-                                         &rl_domain_factory};                      \
+// RL_DOMAIN(create): exports `create`, the factory declared with RL_FACTORY in
+// the domain's idl/ header, as this .so's entry point.
+#define RL_DOMAIN(create)                                                              \
+  extern "C" {                                                                        \
+  static void* rl_domain_factory(const void* init) {                                  \
+    return ::rl::detail::call_factory(&create, init);                                 \
+  }                                                                                   \
+  [[gnu::visibility("default")]] extern const ::rl::DomainAbi rl_domain_abi;          \
+  constinit const ::rl::DomainAbi rl_domain_abi =                                     \
+      ::rl::detail::make_abi(&create, &rl_domain_factory);                            \
   }

@@ -7,6 +7,7 @@
 
 #include "cross_call.hpp"
 #include "domain.hpp"
+#include "idl.hpp"
 
 namespace rl {
 
@@ -48,7 +49,8 @@ Loaded<Proxy> load_domain(const std::string& path, const std::string& name, cons
   static_assert(detail::require_exchangeable<Init>());
   using I = typename Proxy::interface_type;
   Loaded<Proxy> l;
-  l.domain = Domain::load(path, name, I::kName, I::kFingerprint, &init, sizeof init, error);
+  l.domain = Domain::load(path, name, InterfaceTraits<I>::kName, InterfaceTraits<I>::kFingerprint, &init,
+                          sizeof init, error);
   if (l.domain) l.proxy = std::make_unique<Proxy>(*l.domain);
   return l;
 }

@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "idl/test_domains_proxy.hpp"
+#include "idl/test_domains.rl.hpp"
 #include "libredleaf/proxy.hpp"
 #include "libredleaf/shared_heap.hpp"
 

@@ -20,7 +20,7 @@ TEST(Load, RefusesASharedObjectThatIsNotADomain) {
   LoadError err;
   const char* libm = "/lib/x86_64-linux-gnu/libm.so.6";
   if (access(libm, R_OK) != 0) GTEST_SKIP() << libm << " is not on this machine";
-  auto d = Domain::load(libm, "libm", "Counter", Counter::kFingerprint, nullptr, 0, &err);
+  auto d = Domain::load(libm, "libm", "rl::test::Counter", InterfaceTraits<Counter>::kFingerprint, nullptr, 0, &err);
   EXPECT_EQ(d, nullptr);
   EXPECT_NE(err.message.find("is not a redleaf domain: it exports no rl_domain_abi"), std::string::npos)
       << err.message;
@@ -30,20 +30,20 @@ TEST(Load, RefusesTheWrongInterface) {
   LoadError err;
   auto l = load_domain<CrasherProxy>(domain_path("counter"), "counter", CrasherInit{0}, &err);
   EXPECT_FALSE(l);
-  EXPECT_NE(err.message.find("implements interface Counter, but was loaded as Crasher"), std::string::npos)
+  EXPECT_NE(err.message.find("implements interface rl::test::Counter, but was loaded as rl::test::Crasher"), std::string::npos)
       << err.message;
 }
 
 TEST(Load, RefusesAChangedInterfaceNamingBothFingerprints) {
   LoadError err;
   CounterInit init{0};
-  uint64_t changed = Counter::kFingerprint ^ 1;
-  auto d = Domain::load(domain_path("counter"), "counter", "Counter", changed, &init, sizeof init, &err);
+  uint64_t changed = InterfaceTraits<Counter>::kFingerprint ^ 1;
+  auto d = Domain::load(domain_path("counter"), "counter", "rl::test::Counter", changed, &init, sizeof init, &err);
   EXPECT_EQ(d, nullptr);
   char theirs[20], ours[20];
-  snprintf(theirs, sizeof theirs, "%016lx", static_cast<unsigned long>(Counter::kFingerprint));
+  snprintf(theirs, sizeof theirs, "%016lx", static_cast<unsigned long>(InterfaceTraits<Counter>::kFingerprint));
   snprintf(ours, sizeof ours, "%016lx", static_cast<unsigned long>(changed));
-  EXPECT_NE(err.message.find("interface Counter differs"), std::string::npos) << err.message;
+  EXPECT_NE(err.message.find("interface rl::test::Counter differs"), std::string::npos) << err.message;
   EXPECT_NE(err.message.find(theirs), std::string::npos) << err.message;
   EXPECT_NE(err.message.find(ours), std::string::npos) << err.message;
 }

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include "idl/test_domains_proxy.hpp"
+#include "idl/test_domains.rl.hpp"
 
 using namespace rl;
 using namespace rl::test;

@@ -1,6 +1,6 @@
 // Deliberately broken: a mutable global.  The domain-globals check must
 // reject this .so (tests/meson.build runs it and expects the failure).
-#include "idl/test_domains.hpp"
+#include "idl/test_domains.rl.hpp"
 
 namespace rl::test {
 namespace {
@@ -17,9 +17,12 @@ class BadDomain final : public Counter {
   RpcResult<RRef<Buffer>> give_back() override { return RRef<Buffer>(); }
 };
 
-Counter* create(const CounterInit&) { return new BadDomain(); }
+
 
 }  // namespace
+
+Counter* create_counter(const CounterInit&) { return new BadDomain(); }
+
 }  // namespace rl::test
 
-RL_DOMAIN(rl::test::Counter, rl::test::CounterInit, rl::test::create)
+RL_DOMAIN(rl::test::create_counter)

@@ -1,7 +1,7 @@
 // The echo/counter test domain: state, RRefs in and out, borrows.
 #include <vector>
 
-#include "idl/test_domains.hpp"
+#include "idl/test_domains.rl.hpp"
 
 namespace rl::test {
 namespace {
@@ -37,9 +37,12 @@ class CounterDomain final : public Counter {
   std::vector<RRef<Buffer>> kept_;
 };
 
-Counter* create(const CounterInit& init) { return new CounterDomain(init.start); }
+
 
 }  // namespace
+
+Counter* create_counter(const CounterInit& init) { return new CounterDomain(init.start); }
+
 }  // namespace rl::test
 
-RL_DOMAIN(rl::test::Counter, rl::test::CounterInit, rl::test::create)
+RL_DOMAIN(rl::test::create_counter)

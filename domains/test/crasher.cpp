@@ -89,7 +89,9 @@ class CrasherDomain final : public Crasher {
   std::vector<RRef<Buffer>> buffers_;
 };
 
-Crasher* create(const CrasherInit& init) {
+}  // namespace
+
+Crasher* create_crasher(const CrasherInit& init) {
 #ifdef RL_LEAKY
   CrasherInit leaky = init;
   leaky.leak_before_crash = 1;
@@ -99,7 +101,6 @@ Crasher* create(const CrasherInit& init) {
 #endif
 }
 
-}  // namespace
 }  // namespace rl::test
 
-RL_DOMAIN(rl::test::Crasher, rl::test::CrasherInit, rl::test::create)
+RL_DOMAIN(rl::test::create_crasher)

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <stdexcept>
 
-#include "idl/test_domains.hpp"
+#include "idl/test_domains.rl.hpp"
 #include "libredleaf/rl.hpp"
 
 namespace rl::test {

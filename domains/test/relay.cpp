@@ -27,9 +27,12 @@ class RelayDomain final : public Relay {
   uint64_t served_ = 0;
 };
 
-Relay* create(const RelayInit& init) { return new RelayDomain(init.inner); }
+
 
 }  // namespace
+
+Relay* create_relay(const RelayInit& init) { return new RelayDomain(init.inner); }
+
 }  // namespace rl::test
 
-RL_DOMAIN(rl::test::Relay, rl::test::RelayInit, rl::test::create)
+RL_DOMAIN(rl::test::create_relay)

@@ -1,0 +1,45 @@
+// Network devices (RedLeaf's Net): batched packet I/O, link state, statistics.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "libredleaf/idl.hpp"
+
+namespace rl::net {
+
+inline constexpr uint32_t kMaxFrame = 2048;   // one receive buffer: a 1518-byte frame fits
+
+struct Packet {
+  std::array<uint8_t, kMaxFrame> data;
+  uint16_t len;
+};
+
+inline constexpr std::size_t kNetBatch = 32;
+using PacketBatch = RRefDeque<RRef<Packet>, kNetBatch>;
+
+struct LinkState {
+  uint32_t up;
+  uint32_t speed_mbps;
+};
+
+struct NetStats {
+  uint64_t rx_packets, tx_packets;
+  uint64_t rx_bytes, tx_bytes;
+  uint64_t rx_dropped, tx_dropped;
+};
+
+class RL_INTERFACE Net {
+ public:
+  virtual ~Net() = default;
+
+  // tx: sends the packets in `packets` and returns the deque with the buffers
+  // of sent packets (to refill); !tx: fills the empty buffers in `packets`
+  // with received frames and returns them.
+  RL_BATCHED virtual RpcResult<PacketBatch> submit_and_poll(PacketBatch packets, bool tx) = 0;
+  RL_IDEMPOTENT virtual RpcResult<LinkState> link() = 0;
+  RL_IDEMPOTENT virtual RpcResult<NetStats> stats() = 0;
+  RL_IDEMPOTENT virtual RpcResult<std::array<uint8_t, 6>> mac_address() = 0;
+};
+
+}  // namespace rl::net

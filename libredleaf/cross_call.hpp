@@ -29,8 +29,9 @@ namespace rl::detail {
 // Slow paths, out of line (runtime.cpp).
 void prepare_stack(StackSlot* slot);                        // first call into a domain on this thread
 RpcError call_refused(DomainCore* callee) noexcept;         // callee dead at entry: which error
-// The callee died during the call, or threw (exception_what non-null).
-RpcError call_failed(Frame& fr, const char* exception_what) noexcept;
+RpcError call_failed(Frame& fr) noexcept;                   // the callee died during the call
+// Fails the current domain for an uncaught exception and leaves it like a fault.
+[[noreturn]] void fail_with_exception(const char* what) noexcept;
 [[noreturn]] void unwind_dead_caller() noexcept;            // our own domain died meanwhile
 
 // Saves a continuation, switches to `top` (or stays on this stack when it is
@@ -80,26 +81,28 @@ RpcError call_failed(Frame& fr, const char* exception_what) noexcept;
 template <class R, class F>
 struct CallBox {
   F* fn;
-  bool threw;
   alignas(R) unsigned char out[sizeof(R)];
-  char what[96];   // written only when the callee throws
 };
 
 // Runs on the callee's stack.  Catching here keeps exceptions from ever
-// reaching the assembly frame below; the failure is handled after the switch back.
+// reaching the assembly frame below.  The exception is finished (its catch
+// block left) before the domain is failed, so nothing of it leaks.
 template <class R, class F>
 void call_thunk(void* p) noexcept {
   auto* box = static_cast<CallBox<R, F>*>(p);
+  char what[96];
+  bool threw = false;
   try {
     new (box->out) R((*box->fn)());
   } catch (const std::exception& e) {
-    box->threw = true;
-    std::strncpy(box->what, e.what(), sizeof box->what - 1);
-    box->what[sizeof box->what - 1] = '\0';
+    threw = true;
+    std::strncpy(what, e.what(), sizeof what - 1);
+    what[sizeof what - 1] = '\0';
   } catch (...) {
-    box->threw = true;
-    std::strcpy(box->what, "(not derived from std::exception)");
+    threw = true;
+    std::strcpy(what, "(not derived from std::exception)");
   }
+  if (__builtin_expect(threw, 0)) fail_with_exception(what);
 }
 
 template <class F>
@@ -142,14 +145,13 @@ template <class F>
 
   CallBox<R, std::remove_reference_t<F>> box;
   box.fn = &fn;
-  box.threw = false;
   int failed = switch_and_call(top, &call_thunk<R, std::remove_reference_t<F>>, &box, &fr.saved_sp);
 
   t.current = fr.caller;
   t.current_life = fr.caller_life;
   t.top = fr.prev;
   if (fr.stack) fr.stack->active = false;
-  if (__builtin_expect(failed | box.threw, 0)) return Trusted::error<T>(call_failed(fr, box.threw ? box.what : nullptr));
+  if (__builtin_expect(failed, 0)) return Trusted::error<T>(call_failed(fr));
   R* r = std::launder(reinterpret_cast<R*>(box.out));
   if (__builtin_expect(fr.caller->life.load(std::memory_order_relaxed) != fr.caller_life, 0)) {
     r->~R();   // frees what the callee returned; nobody is left to take it

@@ -271,15 +271,10 @@ RpcError call_refused(DomainCore* callee) noexcept {
   return callee->unloaded.load(std::memory_order_relaxed) ? RpcError::DomainUnloaded : RpcError::DomainFailed;
 }
 
-RpcError call_failed(Frame& fr, const char* exception_what) noexcept {
+RpcError call_failed(Frame& fr) noexcept {
   TrustedScope trusted;
   Domain* d = Domain::of(fr.callee);
   if (!d) return RpcError::DomainUnloaded;
-  if (exception_what) {
-    char msg[128] = "uncaught C++ exception: ";
-    strncat(msg, exception_what, sizeof msg - strlen(msg) - 1);
-    d->mark_failed(FailureCause::Exception, msg);
-  }
   d->reclaim();
   return call_refused(fr.callee);
 }

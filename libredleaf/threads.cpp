@@ -298,6 +298,18 @@ void panic(const char* message) noexcept {
   resume_at(t, target);
 }
 
+namespace detail {
+void fail_with_exception(const char* what) noexcept {
+  ThreadState& t = tls;
+  char msg[128] = "uncaught C++ exception: ";
+  strncat(msg, what, sizeof msg - strlen(msg) - 1);
+  if (Domain* d = Domain::of(t.current)) d->mark_failed(FailureCause::Exception, msg);
+  Frame* target = failed_frame(t);
+  if (!target) fatal("%s, with no call frame to return to", msg);
+  resume_at(t, target);
+}
+}  // namespace detail
+
 void check_alive() noexcept {
   ThreadState& t = tls;
   if (__builtin_expect(t.current->life.load(std::memory_order_relaxed) != t.current_life, 0))

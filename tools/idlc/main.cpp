@@ -6,6 +6,7 @@
 // `file:line:col: error: <what> in <Interface>::<method>, <how to fix>`, and
 // writes the proxies, shadow skeletons, traits and loaders for it.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -76,7 +77,13 @@ int main(int argc, char** argv) {
   if (!depfile.empty()) {
     std::ofstream d(depfile);
     d << output << ":";
-    for (const std::string& dep : module.dependencies) d << " \\\n  " << dep;
+    // Resolved: libclang reports paths like /usr/bin/../lib/gcc/.../../include,
+    // which ninja would normalize wrongly and then rebuild on every run.
+    for (const std::string& dep : module.dependencies) {
+      char* real = realpath(dep.c_str(), nullptr);
+      d << " \\\n  " << (real ? real : dep.c_str());
+      free(real);
+    }
     d << "\n";
   }
   return 0;

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 
+#include "idl/pci.hpp"
 #include "libredleaf/idl.hpp"
 
 namespace rl::blk {
@@ -12,6 +13,12 @@ inline constexpr uint32_t kBlockSize = 4096;   // the unit of every BDev transfe
 
 struct Block {
   std::array<uint8_t, kBlockSize> data;
+};
+
+// A read's outcome: 0 or a negative errno, and the buffer back.
+struct BlockResult {
+  int32_t status;
+  RRef<Block> buf;
 };
 
 struct DeviceInfo {
@@ -27,8 +34,9 @@ class RL_INTERFACE BDev {
 
   RL_IDEMPOTENT virtual RpcResult<DeviceInfo> info() = 0;
   // Fills `buf` with block `lba` and hands it back.
-  virtual RpcResult<RRef<Block>> read(uint64_t lba, RRef<Block> buf) = 0;
+  virtual RpcResult<BlockResult> read(uint64_t lba, RRef<Block> buf) = 0;
   // Writes block `lba` from a borrowed buffer: a shadow can replay it after a crash.
+  // Returns 0 or a negative errno.
   RL_IDEMPOTENT virtual RpcResult<int32_t> write(uint64_t lba, const RRef<Block>& buf) = 0;
   RL_IDEMPOTENT virtual RpcResult<int32_t> flush() = 0;
 };
@@ -69,5 +77,14 @@ class RL_INTERFACE NvmeBDev : public BDev {
   RL_BATCHED virtual RpcResult<BlkBatch> submit_and_poll(BlkBatch submit) = 0;
   RL_IDEMPOTENT virtual RpcResult<QueueStats> stats() = 0;
 };
+
+struct NvmeInit {
+  pci::DeviceRef device;   // from rl::pci::attach(rl::pci::open("sim:nvme" or "0000:01:00.0"))
+  uint32_t io_queues;
+  uint32_t queue_depth;
+};
+// The NVMe driver domain (drivers/nvme): fails to load, with the reason, if
+// the device cannot be brought up.
+RL_FACTORY NvmeBDev* create_nvme(const NvmeInit& init);
 
 }  // namespace rl::blk

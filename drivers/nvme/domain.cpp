@@ -1,0 +1,126 @@
+// The NVMe driver domain: NvmeBDev (BDev plus the batched queue) over Driver.
+//
+// Blocks are 4 KiB (kBlockSize); a namespace with 512-byte LBAs takes eight
+// LBAs per block.  Batched requests wait in the domain, with their buffers,
+// until their completion is polled; the deque that brought them carries the
+// completed ones back.
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "drivers/nvme/driver.hpp"
+#include "idl/bdev.rl.hpp"
+#include "libredleaf/rl.hpp"
+
+namespace rl::blk {
+namespace {
+
+constexpr uint32_t kQueue = 1;   // the queue this domain's calls use
+
+class NvmeDomain final : public NvmeBDev {
+ public:
+  explicit NvmeDomain(std::unique_ptr<nvme::Driver> d) : drv_(std::move(d)) {
+    held_.resize(nvme::kMaxQueueDepth);
+    for (uint32_t i = nvme::kMaxQueueDepth; i-- > 0;) free_.push_back(i);
+  }
+
+  RpcResult<DeviceInfo> info() override {
+    DeviceInfo i{};
+    i.blocks = drv_->lba_count() * drv_->lba_size() / kBlockSize;
+    i.block_size = kBlockSize;
+    const auto& mn = drv_->controller().mn;
+    std::memcpy(i.model.data(), mn.data(), std::min(i.model.size(), mn.size()));
+    return i;
+  }
+
+  RpcResult<BlockResult> read(uint64_t lba, RRef<Block> buf) override {
+    int rc = buf ? sync(nvme::io::READ, lba, buf->data.data()) : -EINVAL;
+    return BlockResult{rc, std::move(buf)};
+  }
+  RpcResult<int32_t> write(uint64_t lba, const RRef<Block>& buf) override {
+    if (!buf) return int32_t{-EINVAL};
+    // The borrowed buffer is read-only to us; the device only reads it.
+    return sync(nvme::io::WRITE, lba, const_cast<uint8_t*>(buf->data.data()));
+  }
+  RpcResult<int32_t> flush() override { return sync(nvme::io::FLUSH, 0, nullptr); }
+
+  RpcResult<BlkBatch> submit_and_poll(BlkBatch batch) override {
+    if (!batch) return batch;
+    // Submit everything the deque brought; what does not fit goes back as -EAGAIN.
+    std::size_t n = batch.size();
+    BlkReq r;
+    for (std::size_t i = 0; i < n && batch.pop_front(r); ++i) {
+      if (free_.empty()) {
+        r.status = -EAGAIN;
+        refused_.push_back(std::move(r));
+        continue;
+      }
+      uint32_t slot = free_.back();
+      uint8_t op = r.op == BlkOp::Read ? nvme::io::READ : r.op == BlkOp::Write ? nvme::io::WRITE : nvme::io::FLUSH;
+      void* data = r.buf ? r.buf->data.data() : nullptr;
+      int rc = (op != nvme::io::FLUSH && !data) ? -EINVAL
+                                                 : drv_->submit(kQueue, op, lba_of(r.lba), lbas_per_block(), data, slot);
+      if (rc != 0) {
+        r.status = rc;
+        refused_.push_back(std::move(r));
+        continue;
+      }
+      free_.pop_back();
+      held_[slot] = std::move(r);
+      ++stats_.submitted;
+    }
+    drv_->ring(kQueue);
+    for (auto& x : refused_) (void)batch.push_back(std::move(x));
+    refused_.clear();
+    nvme::Done done[64];
+    while (!batch.full()) {
+      unsigned got = drv_->poll(kQueue, done, static_cast<unsigned>(std::min<std::size_t>(64, batch.capacity() - batch.size())));
+      if (got == 0) break;
+      for (unsigned i = 0; i < got; ++i) {
+        auto slot = static_cast<uint32_t>(done[i].tag);
+        BlkReq& h = held_[slot];
+        h.status = done[i].status;
+        stats_.errors += done[i].status != 0;
+        ++stats_.completed;
+        (void)batch.push_back(std::move(h));
+        free_.push_back(slot);
+      }
+    }
+    return batch;
+  }
+
+  RpcResult<QueueStats> stats() override { return stats_; }
+
+ private:
+  uint32_t lbas_per_block() const { return kBlockSize / drv_->lba_size(); }
+  uint64_t lba_of(uint64_t block) const { return block * lbas_per_block(); }
+
+  int sync(uint8_t op, uint64_t block, uint8_t* data) {
+    if (op != nvme::io::FLUSH && block >= drv_->lba_count() / lbas_per_block()) return -ERANGE;
+    return drv_->io_sync(kQueue, op, lba_of(block), op == nvme::io::FLUSH ? 0 : lbas_per_block(), data);
+  }
+
+  std::unique_ptr<nvme::Driver> drv_;
+  std::vector<BlkReq> held_;        // requests in flight, by slot (= tag)
+  std::vector<uint32_t> free_;
+  std::vector<BlkReq> refused_;
+  QueueStats stats_{};
+};
+
+}  // namespace
+
+NvmeBDev* create_nvme(const NvmeInit& init) {
+  pci::Device* dev = pci::lookup(init.device);
+  if (!dev) rl::panic("nvme: no device behind this DeviceRef (attach one with rl::pci::attach)");
+  nvme::DriverConfig cfg;
+  if (init.io_queues) cfg.io_queues = init.io_queues;
+  if (init.queue_depth) cfg.queue_depth = init.queue_depth;
+  std::string error;
+  auto drv = nvme::Driver::create(*dev, cfg, &error);
+  if (!drv) rl::panic(("nvme: " + error).c_str());
+  return new NvmeDomain(std::move(drv));
+}
+
+}  // namespace rl::blk
+
+RL_DOMAIN(rl::blk::create_nvme)

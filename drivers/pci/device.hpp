@@ -1,0 +1,117 @@
+// One PCI function as a driver sees it: BAR0 MMIO, config space, reset,
+// DMA memory and polling -- whatever the backend (design.md §6).
+//
+// Backends: VFIO (a real device: BAR mmap, IOMMU mapping of the shared heap)
+// and sim (a device model in this process).  The MMIO accessors are inline
+// with one unlikely branch for sim, so a driver never knows which it has.
+// DMA memory is the shared heap, mapped with IOVA == virtual address.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "idl/pci.hpp"
+#include "libredleaf/detail/threads.hpp"
+
+namespace rl::pci {
+
+// A simulated device: what the sim backend dispatches register accesses to.
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual uint32_t mmio_read32(uint64_t off) = 0;
+  virtual void mmio_write32(uint64_t off, uint32_t value) = 0;
+  virtual uint64_t mmio_read64(uint64_t off) {
+    return mmio_read32(off) | (static_cast<uint64_t>(mmio_read32(off + 4)) << 32);
+  }
+  virtual void mmio_write64(uint64_t off, uint64_t value) {
+    mmio_write32(off, static_cast<uint32_t>(value));
+    mmio_write32(off + 4, static_cast<uint32_t>(value >> 32));
+  }
+  virtual uint16_t vendor_id() const = 0;
+  virtual uint16_t device_id() const = 0;
+  virtual void function_reset() = 0;
+  // The driver found no work: a model with deferred work makes progress here.
+  virtual void idle() {}
+};
+
+class Device {
+ public:
+  virtual ~Device() = default;
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+
+  // ---- BAR0 MMIO: the hot path ------------------------------------------
+  uint32_t read32(uint64_t off) const {
+    if (__builtin_expect(model_ != nullptr, 0)) {
+      detail::TrustedScope trusted;   // the model is runtime code, whoever calls it
+      return model_->mmio_read32(off);
+    }
+    return *reinterpret_cast<volatile const uint32_t*>(bar0_ + off);
+  }
+  void write32(uint64_t off, uint32_t v) const {
+    if (__builtin_expect(model_ != nullptr, 0)) {
+      detail::TrustedScope trusted;
+      return model_->mmio_write32(off, v);
+    }
+    *reinterpret_cast<volatile uint32_t*>(bar0_ + off) = v;
+  }
+  uint64_t read64(uint64_t off) const {
+    if (__builtin_expect(model_ != nullptr, 0)) {
+      detail::TrustedScope trusted;
+      return model_->mmio_read64(off);
+    }
+    return *reinterpret_cast<volatile const uint64_t*>(bar0_ + off);
+  }
+  void write64(uint64_t off, uint64_t v) const {
+    if (__builtin_expect(model_ != nullptr, 0)) {
+      detail::TrustedScope trusted;
+      return model_->mmio_write64(off, v);
+    }
+    *reinterpret_cast<volatile uint64_t*>(bar0_ + off) = v;
+  }
+
+  // ---- the slow paths ----------------------------------------------------
+  virtual uint16_t vendor_id() const = 0;
+  virtual uint16_t device_id() const = 0;
+  // Sets Memory Space and Bus Master in the command register (DMA needs both).
+  virtual bool enable_dma(std::string* error) = 0;
+  // Function-level reset; the driver re-initializes afterwards.
+  virtual bool reset(std::string* error) = 0;
+  // Called by drivers when a poll found nothing: sim models progress here.
+  void idle() const {
+    if (model_) {
+      detail::TrustedScope trusted;
+      model_->idle();
+    } else {
+      __builtin_ia32_pause();
+    }
+  }
+  // IOVA of shared-heap memory (the whole heap is mapped IOVA == VA).
+  static uint64_t iova(const void* p) noexcept { return reinterpret_cast<uintptr_t>(p); }
+
+  const std::string& name() const noexcept { return name_; }
+  bool simulated() const noexcept { return model_ != nullptr; }
+  // The device model of a sim device (tests inject faults through it); null for real ones.
+  Model* model() const noexcept { return model_; }
+
+ protected:
+  explicit Device(std::string name) : name_(std::move(name)) {}
+  volatile uint8_t* bar0_ = nullptr;
+  Model* model_ = nullptr;
+
+ private:
+  std::string name_;
+};
+
+// Opens a device: "0000:01:00.0" (VFIO) or "sim:nvme[,key=value...]".  On
+// error returns null and says what is wrong and what to do.
+std::unique_ptr<Device> open(const std::string& spec, std::string* error);
+
+// The runtime's device table, through which driver domains reach devices.
+DeviceRef attach(std::unique_ptr<Device> d);
+Device* lookup(DeviceRef ref) noexcept;
+std::unique_ptr<Device> detach(DeviceRef ref);
+
+}  // namespace rl::pci

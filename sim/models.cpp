@@ -1,0 +1,69 @@
+// sim:NAME,key=value,... -> a device model.
+#include "sim/models.hpp"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "sim/nvme/controller.hpp"
+
+namespace rl::sim {
+
+namespace {
+
+bool number(const std::string& key, const std::string& v, uint64_t lo, uint64_t hi, uint64_t& out,
+            std::string* error) {
+  char* end = nullptr;
+  unsigned long long n = std::strtoull(v.c_str(), &end, 0);
+  if (v.empty() || *end || n < lo || n > hi) {
+    *error = "sim option " + key + "=" + v + " is not a number in [" + std::to_string(lo) + ", " +
+             std::to_string(hi) + "]";
+    return false;
+  }
+  out = n;
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<pci::Model> make_model(const std::string& kind, const std::string& options, std::string* error) {
+  if (kind != "nvme") {
+    *error = "no simulated device named '" + kind + "' (have: nvme)";
+    return nullptr;
+  }
+  NvmeOptions o;
+  std::stringstream ss(options);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    auto eq = item.find('=');
+    std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    uint64_t n = 0;
+    if (key == "blocks") {
+      if (!number(key, value, 16, uint64_t{1} << 32, n, error)) return nullptr;
+      o.blocks = n;
+    } else if (key == "lba") {
+      if (value != "512" && value != "4096") {
+        *error = "sim:nvme lba=" + value + ": the logical block size is 512 or 4096";
+        return nullptr;
+      }
+      o.lba_shift = value == "512" ? 9 : 12;
+    } else if (key == "queues") {
+      if (!number(key, value, 1, 64, n, error)) return nullptr;
+      o.max_queues = static_cast<uint32_t>(n);
+    } else if (key == "file") {
+      o.file = value;
+    } else {
+      *error = "unknown sim:nvme option '" + key + "' (have: blocks, lba, queues, file)";
+      return nullptr;
+    }
+  }
+  std::string file_error;
+  auto c = std::make_unique<NvmeController>(o, &file_error);
+  if (!file_error.empty()) {
+    *error = file_error;
+    return nullptr;
+  }
+  return c;
+}
+
+}  // namespace rl::sim

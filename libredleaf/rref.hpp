@@ -179,6 +179,9 @@ class RRefDeque {
     return true;
   }
   bool push_back(T&& v) noexcept { return push_back(v); }
+  // The i-th element from the front (i < size()), for in-place updates.
+  T& operator[](std::size_t i) noexcept { return ring_->slots[(ring_->head + i) & (N - 1)]; }
+
   // Returns false when empty.
   bool pop_front(T& out) noexcept {
     Ring& r = *ring_;

@@ -52,8 +52,10 @@ std::unique_ptr<pci::Model> make_model(const std::string& kind, const std::strin
       o.max_queues = static_cast<uint32_t>(n);
     } else if (key == "file") {
       o.file = value;
+    } else if (key == "nocopy") {
+      o.nocopy = value.empty() || value == "1";
     } else {
-      *error = "unknown sim:nvme option '" + key + "' (have: blocks, lba, queues, file)";
+      *error = "unknown sim:nvme option '" + key + "' (have: blocks, lba, queues, file, nocopy)";
       return nullptr;
     }
   }

@@ -21,6 +21,7 @@ class NvmeDomain final : public NvmeBDev {
  public:
   explicit NvmeDomain(std::unique_ptr<nvme::Driver> d) : drv_(std::move(d)) {
     held_.resize(nvme::kMaxQueueDepth);
+    where_.assign(nvme::kMaxQueueDepth, -1);
     for (uint32_t i = nvme::kMaxQueueDepth; i-- > 0;) free_.push_back(i);
   }
 
@@ -44,47 +45,73 @@ class NvmeDomain final : public NvmeBDev {
   }
   RpcResult<int32_t> flush() override { return sync(nvme::io::FLUSH, 0, nullptr); }
 
+  // Requests are submitted where they lie in the deque and, when they
+  // complete within the call (the common case), never leave it: no request
+  // or buffer moves on the fast path.  Only those still in flight at the end
+  // move into the domain (held_), and return in a later call's deque.
   RpcResult<BlkBatch> submit_and_poll(BlkBatch batch) override {
     if (!batch) return batch;
-    // Submit everything the deque brought; what does not fit goes back as -EAGAIN.
-    std::size_t n = batch.size();
-    BlkReq r;
-    for (std::size_t i = 0; i < n && batch.pop_front(r); ++i) {
+    const auto n = static_cast<uint32_t>(batch.size());
+    uint32_t in_flight = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      BlkReq& r = batch[i];
+      slot_of_[i] = kNoSlot;
       if (free_.empty()) {
         r.status = -EAGAIN;
-        refused_.push_back(std::move(r));
         continue;
       }
-      uint32_t slot = free_.back();
       uint8_t op = r.op == BlkOp::Read ? nvme::io::READ : r.op == BlkOp::Write ? nvme::io::WRITE : nvme::io::FLUSH;
       void* data = r.buf ? r.buf->data.data() : nullptr;
+      uint32_t slot = free_.back();
       int rc = (op != nvme::io::FLUSH && !data) ? -EINVAL
                                                  : drv_->submit(kQueue, op, lba_of(r.lba), lbas_per_block(), data, slot);
       if (rc != 0) {
         r.status = rc;
-        refused_.push_back(std::move(r));
         continue;
       }
       free_.pop_back();
-      held_[slot] = std::move(r);
+      where_[slot] = static_cast<int32_t>(i);
+      slot_of_[i] = slot;
+      ++in_flight;
       ++stats_.submitted;
     }
     drv_->ring(kQueue);
-    for (auto& x : refused_) (void)batch.push_back(std::move(x));
-    refused_.clear();
-    nvme::Done done[64];
-    while (!batch.full()) {
-      unsigned got = drv_->poll(kQueue, done, static_cast<unsigned>(std::min<std::size_t>(64, batch.capacity() - batch.size())));
-      if (got == 0) break;
-      for (unsigned i = 0; i < got; ++i) {
-        auto slot = static_cast<uint32_t>(done[i].tag);
-        BlkReq& h = held_[slot];
-        h.status = done[i].status;
-        stats_.errors += done[i].status != 0;
+
+    nvme::Done done[kQueueBatch];
+    while (true) {
+      unsigned got = drv_->poll(kQueue, done, kQueueBatch);
+      for (unsigned k = 0; k < got; ++k) {
+        auto slot = static_cast<uint32_t>(done[k].tag);
         ++stats_.completed;
-        (void)batch.push_back(std::move(h));
+        stats_.errors += done[k].status != 0;
         free_.push_back(slot);
+        if (where_[slot] >= 0) {   // still in this deque
+          auto i = static_cast<uint32_t>(where_[slot]);
+          batch[i].status = done[k].status;
+          slot_of_[i] = kNoSlot;
+          --in_flight;
+        } else {                   // held from an earlier call
+          held_[slot].status = done[k].status;
+          finished_.push_back(std::move(held_[slot]));
+        }
       }
+      if (got < kQueueBatch) break;   // the completion queue is drained
+    }
+
+    if (in_flight) {   // keep the unfinished ones; the deque returns the rest
+      BlkReq r;
+      for (uint32_t i = 0; i < n && batch.pop_front(r); ++i) {
+        if (slot_of_[i] == kNoSlot) {
+          (void)batch.push_back(std::move(r));
+        } else {
+          where_[slot_of_[i]] = -1;
+          held_[slot_of_[i]] = std::move(r);
+        }
+      }
+    }
+    while (!finished_.empty() && !batch.full()) {
+      (void)batch.push_back(std::move(finished_.back()));
+      finished_.pop_back();
     }
     return batch;
   }
@@ -100,10 +127,14 @@ class NvmeDomain final : public NvmeBDev {
     return drv_->io_sync(kQueue, op, lba_of(block), op == nvme::io::FLUSH ? 0 : lbas_per_block(), data);
   }
 
+  static constexpr uint32_t kNoSlot = ~0u;
+
   std::unique_ptr<nvme::Driver> drv_;
-  std::vector<BlkReq> held_;        // requests in flight, by slot (= tag)
+  std::vector<BlkReq> held_;        // requests in flight across calls, by slot (= tag)
+  std::vector<int32_t> where_;      // per slot: index in the current deque, or -1 if held
   std::vector<uint32_t> free_;
-  std::vector<BlkReq> refused_;
+  std::vector<BlkReq> finished_;    // held requests completed, waiting for room in a deque
+  std::array<uint32_t, kQueueBatch> slot_of_{};   // per deque index: its slot while in flight
   QueueStats stats_{};
 };
 

@@ -85,6 +85,7 @@ class Driver {
     uint32_t sq_tail = 0, sq_head = 0, cq_head = 0;
     bool phase = true;
     bool pending_doorbell = false;
+    uint32_t empty_polls = 0;
     std::vector<Slot> slots;
     std::vector<uint16_t> free_cids;
     std::vector<Done> ready;    // completions poll() has yet to return (reset, timeout, io_sync)

@@ -31,6 +31,7 @@ NvmeController::NvmeController(const NvmeOptions& o, std::string* error) : o_(o)
   sq_.resize(o_.max_queues + 1);
   cq_.resize(o_.max_queues + 1);
   uint64_t bytes = o_.blocks << o_.lba_shift;
+  if (o_.nocopy) return;   // no storage: reads and writes only walk their PRPs
   if (o_.file.empty()) {
     ram_.assign(bytes, 0);
   } else {
@@ -251,6 +252,7 @@ uint16_t NvmeController::transfer(const Command& c, uint64_t bytes, bool to_host
   auto copy = [&](uint64_t iova, uint64_t len) -> bool {
     uint8_t* p = dma(iova, len);
     if (!p) return false;
+    if (!data) return true;   // nocopy
     if (to_host) std::memcpy(p, data, len);
     else std::memcpy(data, p, len);
     data += len;
@@ -392,6 +394,7 @@ uint16_t NvmeController::rw(const Command& c, bool write) {
   if (slba >= o_.blocks || nlb > o_.blocks - slba) return sc::LBA_OUT_OF_RANGE;
   uint64_t bytes = nlb << o_.lba_shift;
   uint64_t at = slba << o_.lba_shift;
+  if (o_.nocopy) return transfer(c, bytes, !write, nullptr);
   if (fd_ < 0) return transfer(c, bytes, !write, ram_.data() + at);
   std::vector<uint8_t> buf(bytes);
   if (!write && pread(fd_, buf.data(), bytes, static_cast<off_t>(at)) != static_cast<ssize_t>(bytes))

@@ -26,6 +26,7 @@ struct NvmeOptions {
   uint32_t max_queues = 8;        // I/O queue pairs
   uint32_t mqes = 1023;           // max queue entries - 1
   std::string file;               // backing file; empty = RAM
+  bool nocopy = false;            // benchmarks: check PRPs but move no data, keep no storage
 };
 
 class NvmeController final : public pci::Model {

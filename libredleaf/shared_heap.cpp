@@ -32,6 +32,10 @@ constexpr int16_t kChunkFree = -1;
 constexpr int16_t kChunkLargeHead = -2;
 constexpr int16_t kChunkLargeTail = -3;
 constexpr unsigned kRefill = kCacheSlots / 2;
+// Where the heap is placed when that range is free: with VFIO the heap is
+// mapped IOVA == VA, and many IOMMUs (QEMU's intel-iommu by default, some
+// real ones) translate only 39-bit addresses; 64 GiB is well inside that.
+constexpr uintptr_t kPreferredBase = uintptr_t{64} << 30;
 
 struct Central {
   std::mutex lock;
@@ -82,8 +86,10 @@ void map_region() {
   void* p = MAP_FAILED;
   long huge = gethugepagesize();  // libhugetlbfs: the default hugepage size, -1 if none
   if (huge == static_cast<long>(kChunk))
-    p = mmap(nullptr, r.size, PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+    p = mmap(reinterpret_cast<void*>(kPreferredBase), r.size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p == MAP_FAILED && huge == static_cast<long>(kChunk))
+    p = mmap(nullptr, r.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
   if (p != MAP_FAILED) {
     r.hugepages = true;
   } else {
@@ -93,8 +99,10 @@ void map_region() {
          r.size >> 20, r.size / kChunk + 16);
     // Over-map to align the region to a chunk, so slots are naturally aligned.
     std::size_t span = r.size + kChunk;
-    char* raw = static_cast<char*>(
-        mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    char* raw = static_cast<char*>(mmap(reinterpret_cast<void*>(kPreferredBase), span, PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
+    if (raw == MAP_FAILED)
+      raw = static_cast<char*>(mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     if (raw == MAP_FAILED) fatal("cannot map a %zu MiB shared heap: %s", r.size >> 20, strerror(errno));
     char* aligned = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(raw) + kChunk - 1) & ~(kChunk - 1));
     if (aligned > raw) munmap(raw, aligned - raw);

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <thread>
 
+#include "libredleaf/shared_heap.hpp"
+
 namespace rl::nvme {
 
 namespace {
@@ -230,6 +232,11 @@ int Driver::submit(uint32_t qi, uint8_t opcode, uint64_t slba, uint32_t blocks, 
   Queue& q = queues_[qi];
   uint64_t bytes = uint64_t{blocks} * lba_size_;
   if (opcode != io::FLUSH && (blocks == 0 || blocks > 65536 || bytes > kMaxTransfer)) return -EINVAL;
+  // Only the shared heap is mapped for the device (IOVA == VA); anything else
+  // would be an IOMMU fault at best and a silent no-op on some devices.
+  if (opcode != io::FLUSH &&
+      (!detail::in_shared_heap(buf) || !detail::in_shared_heap(static_cast<char*>(buf) + bytes - 1)))
+    return -EFAULT;
   if (q.free_cids.empty() || (q.sq_tail + 1) % q.depth == q.sq_head) return -EAGAIN;
   uint16_t cid = q.free_cids.back();
   Slot& s = q.slots[cid];

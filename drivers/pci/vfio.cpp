@@ -109,7 +109,9 @@ class VfioDevice final : public Device {
     map.size = shared_heap_size();
     if (ioctl(container_, VFIO_IOMMU_MAP_DMA, &map) != 0)
       return fail(error, "VFIO_IOMMU_MAP_DMA of the shared heap failed",
-                  "raise the locked-memory limit (ulimit -l) or run as root");
+                  errno == EINVAL ? "the heap's addresses are beyond the IOMMU's address width "
+                                    "(the runtime places the heap at 64 GiB when it can)"
+                                  : "raise the locked-memory limit (ulimit -l) or run as root");
     dma_mapped_ = true;
     device_ = ioctl(group_, VFIO_GROUP_GET_DEVICE_FD, addr.c_str());
     if (device_ < 0) return fail(error, "VFIO_GROUP_GET_DEVICE_FD failed", "is the address right?");

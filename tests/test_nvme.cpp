@@ -72,6 +72,77 @@ TEST(SimController, RegistersFollowTheSpecification) {
   EXPECT_EQ(d->read32(reg::CSTS) & (csts::RDY | csts::CFS), csts::CFS);
 }
 
+// Drives the simulated controller's admin queue by hand, as a driver would.
+class RawAdmin {
+ public:
+  explicit RawAdmin(pci::Device& d) : d_(d) {
+    d_.write32(reg::AQA, aqa::make(8, 8));
+    d_.write64(reg::ASQ, pci::Device::iova(sq_.data()));
+    d_.write64(reg::ACQ, pci::Device::iova(cq_.data()));
+    d_.write32(reg::CC, cc::EN | cc::iosqes(6) | cc::iocqes(4));
+  }
+  // Returns the (SCT << 8) | SC status of one admin command.
+  uint16_t run(Command c) {
+    c.cid = static_cast<uint16_t>(tail_);
+    sq_[tail_] = c;
+    tail_ = (tail_ + 1) % 8;
+    d_.write32(reg::sq_tail_doorbell(0, 0), tail_);
+    Completion e = cq_[head_];
+    EXPECT_EQ(phase(e.status), phase_) << "the completion was posted with the current phase";
+    EXPECT_EQ(e.cid, c.cid);
+    if (++head_ == 8) {
+      head_ = 0;
+      phase_ = !phase_;
+    }
+    d_.write32(reg::cq_head_doorbell(0, 0), head_);
+    return status_of(e.status);
+  }
+
+ private:
+  pci::Device& d_;
+  RRefArray<Command, 8> sq_ = RRefArray<Command, 8>::make_aligned(kPage);
+  RRefArray<Completion, 8> cq_ = RRefArray<Completion, 8>::make_aligned(kPage);
+  uint32_t tail_ = 0, head_ = 0;
+  bool phase_ = true;
+};
+
+TEST(SimController, RejectsBadAdminCommandsWithTheirStatusCodes) {
+  auto d = sim_device();
+  RawAdmin a(*d);
+  auto queue = RRefArray<Completion, 64>::make_aligned(kPage);
+  Command c{};
+  c.opcode = 0x7E;
+  EXPECT_EQ(a.run(c), sc::INVALID_OPCODE);
+  c = Command{};
+  c.opcode = admin::CREATE_IO_CQ;
+  c.prp1 = pci::Device::iova(queue.data());
+  c.cdw10 = (63u << 16) | 99;   // queue 99: beyond the controller's queues
+  c.cdw11 = 1;
+  EXPECT_EQ(a.run(c), sc::INVALID_QUEUE_ID);
+  c.cdw10 = (63u << 16) | 1;
+  EXPECT_EQ(a.run(c), sc::SUCCESS);
+  EXPECT_EQ(a.run(c), sc::INVALID_QUEUE_ID) << "queue 1 exists already";
+  c = Command{};
+  c.opcode = admin::CREATE_IO_SQ;
+  c.prp1 = pci::Device::iova(queue.data());
+  c.cdw10 = (7u << 16) | 2;
+  c.cdw11 = (5u << 16) | 1;   // completion queue 5 does not exist
+  EXPECT_EQ(a.run(c), sc::CQ_INVALID);
+  c = Command{};
+  c.opcode = admin::IDENTIFY;
+  c.nsid = 7;
+  c.prp1 = pci::Device::iova(queue.data());
+  c.cdw10 = CNS_NAMESPACE;
+  EXPECT_EQ(a.run(c), sc::INVALID_NAMESPACE);
+  // Eight commands wrapped the queues once: the phase flipped and still matched.
+  for (int i = 0; i < 4; ++i) {
+    c = Command{};
+    c.opcode = admin::GET_FEATURES;
+    c.cdw10 = FEATURE_NUMBER_OF_QUEUES;
+    EXPECT_EQ(a.run(c), sc::SUCCESS);
+  }
+}
+
 class Direct : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -88,9 +88,12 @@ if [ -z "$nvme" ]; then echo "RL-VFIO-CHECK: FAIL no NVMe device in the guest"; 
   sh /rl-setup.sh status
   if sh /rl-setup.sh bind $nvme; then
     RL_SHARED_HEAP_MB=32 /rl-vfio-check $nvme
+    sh /rl-setup.sh unbind $nvme && [ ! -e /sys/bus/pci/devices/$nvme/driver ] && echo "RL-SETUP: unbind ok"
   else
     echo "RL-VFIO-CHECK: FAIL redleaf setup bind $nvme"
   fi
+  sh /rl-setup.sh hugepages 8 && [ "$(cat /proc/sys/vm/nr_hugepages)" = 8 ] && echo "RL-SETUP: hugepages ok"
+  sh /rl-setup.sh bind 0000:00:1f.7 2>&1 | grep -q "no PCI device" && echo "RL-SETUP: bad address refused"
 fi
 echo o > /proc/sysrq-trigger
 sleep 5
@@ -150,11 +153,15 @@ def main():
             out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
             print(out[-4000:])
             die(f"the guest did not finish within {a.timeout} s")
-        lines = [l for l in out.splitlines() if l.startswith(("guest:", "identify:", "unmapped", "RL-VFIO", "redleaf"))]
+        lines = [l for l in out.splitlines() if l.startswith(("guest:", "identify:", "unmapped", "RL-VFIO", "RL-SETUP", "redleaf"))]
         print("\n".join(lines))
         if "RL-VFIO-CHECK: PASS" not in out:
             print(out[-6000:])
             die("the check in the guest did not pass")
+        for marker in ("RL-SETUP: unbind ok", "RL-SETUP: hugepages ok", "RL-SETUP: bad address refused"):
+            if marker not in out:
+                print(out[-6000:])
+                die(f"redleaf setup in the guest: missing '{marker}'")
         with open(disk, "rb") as f:
             f.seek(PATTERN_LBA * 512)
             data = f.read(PATTERN_BYTES)

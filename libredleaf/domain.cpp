@@ -237,6 +237,7 @@ void Domain::reclaim() {
     }
     std::this_thread::sleep_for(kUnwindResend);
   }
+  if (quiesce_) quiesce_();   // e.g. reset the device before its DMA memory is reused
   destroy_private_heap(/*keep_arena=*/!unloaded_);
   reclaimed_objects_.store(heap_reclaim_owner(core_->id));
   reclaimed_.store(true);
@@ -259,6 +260,12 @@ RpcResult<void> Domain::restart() {
   // Not under lock_: a factory that fails reclaims through the call's failure path.
   if (!start(&why)) return Trusted::error<void>(RpcError::DomainFailed);
   return rl::ok;
+}
+
+void Domain::on_reclaim(std::function<void()> quiesce) {
+  TrustedScope trusted;
+  std::lock_guard g(lock_);
+  quiesce_ = std::move(quiesce);
 }
 
 int Domain::spawned_threads() const { return threads_.load(); }

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -66,6 +67,11 @@ class Domain {
   // domain is alive or unloaded.
   RpcResult<void> restart();
 
+  // Runs `quiesce` each time the domain has failed, after its threads left and
+  // before its memory is freed: a driver's device must stop DMA into memory
+  // that is about to be reused (e.g. reset the device).
+  void on_reclaim(std::function<void()> quiesce);
+
   // Bytes currently allocated in the domain's private heap (jemalloc stats).
   std::size_t private_heap_bytes() const;
   // Runtime threads spawned by this domain that are still running.
@@ -97,6 +103,7 @@ class Domain {
   std::vector<unsigned char> init_;
   mutable std::mutex lock_;                 // lifecycle: fail/reclaim/restart/unload
   std::vector<unsigned> tcaches_;           // explicit jemalloc tcaches of this incarnation
+  std::function<void()> quiesce_;
   std::mutex tcache_lock_;
   std::atomic<int> threads_{0};
   std::atomic<bool> reclaim_pending_{false};

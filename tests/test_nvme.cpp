@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <unistd.h>
@@ -360,6 +361,12 @@ TEST_F(NvmeDomainTest, BatchesComeBackCompleted) {
 }
 
 TEST_F(NvmeDomainTest, ACrashedDriverRestartsAndTheDataIsStillThere) {
+  auto quiesced = std::make_shared<int>(0);   // the hook also runs at unload, after this test
+  nvme.domain->on_reclaim([quiesced, dev = ref] {
+    std::string err;
+    EXPECT_TRUE(pci::lookup(dev)->reset(&err)) << err;
+    ++*quiesced;
+  });
   auto b = RRef<Block>::make_aligned(4096);
   b->data[9] = 99;
   ASSERT_EQ(*nvme.proxy->write(5, b), 0);
@@ -367,6 +374,8 @@ TEST_F(NvmeDomainTest, ACrashedDriverRestartsAndTheDataIsStillThere) {
   auto dead = nvme.proxy->flush();
   ASSERT_FALSE(dead.ok());
   EXPECT_EQ(dead.error(), RpcError::DomainFailed);
+  EXPECT_EQ(*quiesced, 1) << "the device was stopped before the driver's memory was freed";
+  EXPECT_EQ(pci::lookup(ref)->read32(nvme::reg::CSTS) & nvme::csts::RDY, 0u);
   ASSERT_TRUE(nvme.domain->restart().ok()) << "the factory re-initializes the controller";
   auto r = nvme.proxy->read(5, RRef<Block>::make_aligned(4096));
   ASSERT_TRUE(r.ok());

@@ -172,6 +172,11 @@ void run_domain(const Options& o, pci::DeviceRef ref, Stats& st) {
     fprintf(stderr, "rl-nvme-perf: %s\n", lerr.message.c_str());
     std::exit(1);
   }
+  // A failed driver's queue memory is freed: stop the device first.
+  nvme.domain->on_reclaim([ref] {
+    std::string e;
+    if (pci::Device* d = pci::lookup(ref)) d->reset(&e);
+  });
   std::unique_ptr<blk::NvmeBDevShadow> shadow;
   blk::NvmeBDev* dev = nvme.proxy.get();
   if (o.through == "shadow") {

@@ -47,22 +47,26 @@ const char* to_string(FailureCause c) noexcept {
 
 namespace detail {
 
-void warn(const char* fmt, ...) noexcept {
+namespace {
+void report(const char* level, const char* fmt, va_list ap) noexcept {
   char buf[1024];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  fprintf(stderr, "redleaf: %s: %s\n", level, buf);
+}
+}  // namespace
+
+void warn(const char* fmt, ...) noexcept {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  report("warning", fmt, ap);
   va_end(ap);
-  fprintf(stderr, "redleaf: warning: %s\n", buf);
 }
 
 void fatal(const char* fmt, ...) noexcept {
-  char buf[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  report("fatal", fmt, ap);
   va_end(ap);
-  fprintf(stderr, "redleaf: fatal: %s\n", buf);
   std::abort();
 }
 

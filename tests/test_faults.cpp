@@ -117,11 +117,24 @@ TEST(Faults, RestartWorksAThousandTimesInARow) {
   EXPECT_LT(jemalloc_allocated(), private_before + (256u << 10));
 }
 
-TEST(Nesting, AnInnerFailureReturnsToTheMiddleDomain) {
-  auto crasher = must_load<CrasherProxy>("faulty", CrasherInit{0});
-  ASSERT_TRUE(crasher);
-  auto relay = must_load<RelayProxy>("relay", RelayInit{crasher.proxy->cap()});
-  ASSERT_TRUE(relay);
+// A -> Relay -> Crasher: the test calls the relay, which calls the crasher.
+class Nesting : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    crasher = must_load<CrasherProxy>("faulty", CrasherInit{0});
+    ASSERT_TRUE(crasher);
+    relay = must_load<RelayProxy>("relay", RelayInit{crasher.proxy->cap()});
+    ASSERT_TRUE(relay);
+  }
+  void TearDown() override {
+    relay = {};   // the relay holds a capability to the crasher: unload it first
+    crasher = {};
+  }
+  Loaded<CrasherProxy> crasher;
+  Loaded<RelayProxy> relay;
+};
+
+TEST_F(Nesting, AnInnerFailureReturnsToTheMiddleDomain) {
   auto r = relay.proxy->forward(Fault::Segfault);
   ASSERT_TRUE(r.ok()) << "the relay survived its callee's crash";
   EXPECT_EQ(*r, 1u + static_cast<uint64_t>(RpcError::DomainFailed));
@@ -129,11 +142,7 @@ TEST(Nesting, AnInnerFailureReturnsToTheMiddleDomain) {
   EXPECT_EQ(*relay.proxy->served(), 1u);
 }
 
-TEST(Nesting, AMiddleFailureLeavesTheInnerDomainRunning) {
-  auto crasher = must_load<CrasherProxy>("faulty", CrasherInit{0});
-  ASSERT_TRUE(crasher);
-  auto relay = must_load<RelayProxy>("relay", RelayInit{crasher.proxy->cap()});
-  ASSERT_TRUE(relay);
+TEST_F(Nesting, AMiddleFailureLeavesTheInnerDomainRunning) {
   auto r = relay.proxy->forward_then_crash(Fault::Panic);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error(), RpcError::DomainFailed);
@@ -141,11 +150,7 @@ TEST(Nesting, AMiddleFailureLeavesTheInnerDomainRunning) {
   EXPECT_TRUE(crasher.proxy->alive().ok());
 }
 
-TEST(Nesting, AThreadInTheInnerDomainUnwindsPastItsDeadCaller) {
-  auto crasher = must_load<CrasherProxy>("faulty", CrasherInit{0});
-  ASSERT_TRUE(crasher);
-  auto relay = must_load<RelayProxy>("relay", RelayInit{crasher.proxy->cap()});
-  ASSERT_TRUE(relay);
+TEST_F(Nesting, AThreadInTheInnerDomainUnwindsPastItsDeadCaller) {
   std::atomic<int> outcome{-1};
   std::thread t([&] {
     auto r = relay.proxy->forward(Fault::Spin);   // A -> Relay -> Crasher, spinning

@@ -43,34 +43,10 @@ class Device {
   Device& operator=(const Device&) = delete;
 
   // ---- BAR0 MMIO: the hot path ------------------------------------------
-  uint32_t read32(uint64_t off) const {
-    if (__builtin_expect(model_ != nullptr, 0)) {
-      detail::TrustedScope trusted;   // the model is runtime code, whoever calls it
-      return model_->mmio_read32(off);
-    }
-    return *reinterpret_cast<volatile const uint32_t*>(bar0_ + off);
-  }
-  void write32(uint64_t off, uint32_t v) const {
-    if (__builtin_expect(model_ != nullptr, 0)) {
-      detail::TrustedScope trusted;
-      return model_->mmio_write32(off, v);
-    }
-    *reinterpret_cast<volatile uint32_t*>(bar0_ + off) = v;
-  }
-  uint64_t read64(uint64_t off) const {
-    if (__builtin_expect(model_ != nullptr, 0)) {
-      detail::TrustedScope trusted;
-      return model_->mmio_read64(off);
-    }
-    return *reinterpret_cast<volatile const uint64_t*>(bar0_ + off);
-  }
-  void write64(uint64_t off, uint64_t v) const {
-    if (__builtin_expect(model_ != nullptr, 0)) {
-      detail::TrustedScope trusted;
-      return model_->mmio_write64(off, v);
-    }
-    *reinterpret_cast<volatile uint64_t*>(bar0_ + off) = v;
-  }
+  uint32_t read32(uint64_t off) const { return read<uint32_t>(off); }
+  uint64_t read64(uint64_t off) const { return read<uint64_t>(off); }
+  void write32(uint64_t off, uint32_t v) const { write<uint32_t>(off, v); }
+  void write64(uint64_t off, uint64_t v) const { write<uint64_t>(off, v); }
 
   // ---- the slow paths ----------------------------------------------------
   virtual uint16_t vendor_id() const = 0;
@@ -98,6 +74,28 @@ class Device {
 
  protected:
   explicit Device(std::string name) : name_(std::move(name)) {}
+
+  // One unlikely branch for sim; the model is runtime code, whoever calls it.
+  template <class T>
+  T read(uint64_t off) const {
+    if (__builtin_expect(model_ != nullptr, 0)) {
+      detail::TrustedScope trusted;
+      if constexpr (sizeof(T) == 8) return model_->mmio_read64(off);
+      else return model_->mmio_read32(off);
+    }
+    return *reinterpret_cast<volatile const T*>(bar0_ + off);
+  }
+  template <class T>
+  void write(uint64_t off, T v) const {
+    if (__builtin_expect(model_ != nullptr, 0)) {
+      detail::TrustedScope trusted;
+      if constexpr (sizeof(T) == 8) model_->mmio_write64(off, v);
+      else model_->mmio_write32(off, v);
+      return;
+    }
+    *reinterpret_cast<volatile T*>(bar0_ + off) = v;
+  }
+
   volatile uint8_t* bar0_ = nullptr;
   Model* model_ = nullptr;
 

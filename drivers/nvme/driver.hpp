@@ -74,7 +74,7 @@ class Driver {
     bool busy = false;
     bool abandoned = false;     // timed out: its cid stays unused until reset
     uint64_t tag = 0;
-    std::chrono::steady_clock::time_point submitted;
+    std::chrono::steady_clock::time_point seen_at;   // when expire() first saw it in flight
     RRefArray<uint64_t, kPage / 8> prp_list;   // made on first need
   };
   struct Queue {
@@ -85,7 +85,7 @@ class Driver {
     uint32_t sq_tail = 0, sq_head = 0, cq_head = 0;
     bool phase = true;
     bool pending_doorbell = false;
-    uint32_t empty_polls = 0;
+    uint32_t polls = 0;
     std::vector<Slot> slots;
     std::vector<uint16_t> free_cids;
     std::vector<Done> ready;    // completions poll() has yet to return (reset, timeout, io_sync)

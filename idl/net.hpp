@@ -42,4 +42,11 @@ class RL_INTERFACE Net {
   RL_IDEMPOTENT virtual RpcResult<std::array<uint8_t, 6>> mac_address() = 0;
 };
 
+struct NullNetInit {
+  uint16_t frame_len;   // length of the frames it "receives" (60..kMaxFrame; 0 = 60)
+};
+// A Net without a device (RedLeaf's null driver, DPDK's net_null): transmit
+// accepts everything, receive fills every buffer it is given.
+RL_FACTORY Net* create_nullnet(const NullNetInit& init);
+
 }  // namespace rl::net

@@ -1,0 +1,98 @@
+// Packet forwarding cost: BM_Forward/<driver>/<path>/<batch> receives a batch
+// and transmits it back, on the same Net implementation linked directly or
+// inside a domain behind the generated proxy.  BM_RRefDeque/32 is the cost of
+// the batch container per object (BM_RteRing/32, DPDK's ring, when DPDK's
+// headers are installed).
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "bench/tsc.hpp"
+#include "domains/nullnet/nullnet.hpp"
+#include "idl/net.rl.hpp"
+
+#ifdef RL_HAVE_DPDK
+#include <rte_ring.h>
+#endif
+
+namespace rl::bench {
+namespace {
+
+// Receives `batch` frames and transmits them, again and again.
+void forward(benchmark::State& state, net::Net* dev) {
+  const auto batch = static_cast<std::size_t>(state.range(0));
+  auto q = net::PacketBatch::make();
+  for (std::size_t i = 0; i < batch; ++i) (void)q.push_back(RRef<net::Packet>::make());
+  uint64_t packets = 0;
+  TscCounter tsc(state);
+  tsc.start();
+  for (auto _ : state) {
+    auto rx = dev->submit_and_poll(std::move(q), false);
+    if (!rx.ok()) return state.SkipWithError("the driver failed");
+    auto tx = dev->submit_and_poll(std::move(rx.value()), true);
+    if (!tx.ok()) return state.SkipWithError("the driver failed");
+    q = std::move(tx.value());
+    packets += batch;
+  }
+  tsc.stop();
+  state.counters["ticks_per_pkt"] = state.counters["ticks"] / static_cast<double>(batch);
+  state.counters["mpps"] = benchmark::Counter(static_cast<double>(packets) / 1e6, benchmark::Counter::kIsRate);
+}
+
+void BM_Forward_nullnet_direct(benchmark::State& state) {
+  auto dev = net::make_nullnet(net::NullNetInit{60});
+  forward(state, dev.get());
+}
+
+void BM_Forward_nullnet_domain(benchmark::State& state) {
+  LoadError err;
+  auto l = net::load_nullnet(std::string(RL_NULLNET_DOMAIN_DIR) + "/nullnet.so", "nullnet", net::NullNetInit{60}, &err);
+  if (!l) return state.SkipWithError(err.message.c_str());
+  forward(state, l.proxy.get());
+}
+
+void BM_RRefDeque(benchmark::State& state) {
+  auto q = RRefDeque<RRef<net::Packet>, 32>::make();
+  std::array<RRef<net::Packet>, 32> items;
+  for (auto& p : items) p = RRef<net::Packet>::make();
+  TscCounter tsc(state);
+  tsc.start();
+  for (auto _ : state) {
+    for (auto& p : items) (void)q.push_back(p);
+    for (auto& p : items) (void)q.pop_front(p);
+  }
+  tsc.stop();
+  state.counters["ticks_per_object"] = state.counters["ticks"] / 32;
+}
+
+#ifdef RL_HAVE_DPDK
+void BM_RteRing(benchmark::State& state) {
+  // No EAL: rte_ring_init on aligned memory works without rte_eal_init (design.md §9).
+  ssize_t size = rte_ring_get_memsize(64);
+  auto* r = static_cast<rte_ring*>(std::aligned_alloc(64, static_cast<size_t>(size)));
+  rte_ring_init(r, "bench", 64, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  void* objs[32];
+  for (auto& o : objs) o = &objs;
+  TscCounter tsc(state);
+  tsc.start();
+  for (auto _ : state) {
+    rte_ring_enqueue_burst(r, objs, 32, nullptr);
+    rte_ring_dequeue_burst(r, objs, 32, nullptr);
+  }
+  tsc.stop();
+  state.counters["ticks_per_object"] = state.counters["ticks"] / 32;
+  std::free(r);
+}
+BENCHMARK(BM_RteRing)->Name("BM_RteRing/32");
+#endif
+
+BENCHMARK(BM_Forward_nullnet_direct)->Name("BM_Forward/nullnet/direct")->Arg(1)->Arg(32);
+BENCHMARK(BM_Forward_nullnet_domain)->Name("BM_Forward/nullnet/domain")->Arg(1)->Arg(32);
+BENCHMARK(BM_RRefDeque)->Name("BM_RRefDeque/32");
+
+}  // namespace
+}  // namespace rl::bench
+
+BENCHMARK_MAIN();

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 
+#include "idl/pci.hpp"
 #include "libredleaf/idl.hpp"
 
 namespace rl::net {
@@ -33,9 +34,10 @@ class RL_INTERFACE Net {
  public:
   virtual ~Net() = default;
 
-  // tx: sends the packets in `packets` and returns the deque with the buffers
-  // of sent packets (to refill); !tx: fills the empty buffers in `packets`
-  // with received frames and returns them.
+  // tx: sends the packets in `packets` and returns the deque with buffers to
+  // refill (len 0) in place of the sent ones; frames that did not fit stay,
+  // with their len.  !tx: swaps received frames into the deque's buffers; the
+  // frames come first, unused buffers follow with len 0.
   RL_BATCHED virtual RpcResult<PacketBatch> submit_and_poll(PacketBatch packets, bool tx) = 0;
   RL_IDEMPOTENT virtual RpcResult<LinkState> link() = 0;
   RL_IDEMPOTENT virtual RpcResult<NetStats> stats() = 0;
@@ -48,5 +50,13 @@ struct NullNetInit {
 // A Net without a device (RedLeaf's null driver, DPDK's net_null): transmit
 // accepts everything, receive fills every buffer it is given.
 RL_FACTORY Net* create_nullnet(const NullNetInit& init);
+
+struct IxgbeInit {
+  pci::DeviceRef device;   // rl::pci::attach(rl::pci::open("sim:ixgbe,..." or "0000:03:00.0"))
+  uint32_t rx_queues;      // 0 = 1
+  uint32_t tx_queues;      // 0 = 1
+};
+// The Intel 82599 driver domain (drivers/ixgbe).
+RL_FACTORY Net* create_ixgbe(const IxgbeInit& init);
 
 }  // namespace rl::net

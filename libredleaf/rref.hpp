@@ -89,6 +89,13 @@ class RRef {
   RRef& operator=(const RRef&) = delete;
   ~RRef() { reset(); }
 
+  // Exchanges two handles; ownership follows where each one ends up.
+  void swap(RRef& o) noexcept {
+    RRef tmp(std::move(o));
+    o = std::move(*this);
+    *this = std::move(tmp);
+  }
+
   void reset() noexcept {
     if (m_) detail::heap_release(m_);
     p_ = nullptr;

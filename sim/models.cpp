@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "sim/ixgbe/model.hpp"
 #include "sim/nvme/controller.hpp"
 
 namespace rl::sim {
@@ -25,9 +26,30 @@ bool number(const std::string& key, const std::string& v, uint64_t lo, uint64_t 
 
 }  // namespace
 
+std::unique_ptr<pci::Model> make_ixgbe(const std::string& options, std::string* error) {
+  IxgbeModel::Wire wire = IxgbeModel::Wire::Loopback;
+  std::string pair;
+  std::stringstream ss(options);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    if (item == "wire=loopback") wire = IxgbeModel::Wire::Loopback;
+    else if (item == "wire=sink") wire = IxgbeModel::Wire::Sink;
+    else if (item.rfind("wire=pair:", 0) == 0 && item.size() > 10) {
+      wire = IxgbeModel::Wire::Pair;
+      pair = item.substr(10);
+    } else {
+      *error = "unknown sim:ixgbe option '" + item + "' (have: wire=loopback, wire=pair:NAME, wire=sink)";
+      return nullptr;
+    }
+  }
+  return std::make_unique<IxgbeModel>(wire, pair);
+}
+
 std::unique_ptr<pci::Model> make_model(const std::string& kind, const std::string& options, std::string* error) {
+  if (kind == "ixgbe") return make_ixgbe(options, error);
   if (kind != "nvme") {
-    *error = "no simulated device named '" + kind + "' (have: nvme)";
+    *error = "no simulated device named '" + kind + "' (have: nvme, ixgbe)";
     return nullptr;
   }
   NvmeOptions o;

@@ -1,0 +1,67 @@
+// The Intel 82599 driver: the datasheet's init sequence, then the RX/TX hot
+// path.  Runs over VFIO or the model (drivers/pci), inside the ixgbe domain or
+// linked directly.  Packet buffers are RRef<Packet>s from the shared heap, so a
+// received frame moves to the application without a copy.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "drivers/ixgbe/regs.hpp"
+#include "drivers/pci/device.hpp"
+#include "idl/net.hpp"
+
+namespace rl::ixgbe {
+
+inline constexpr uint32_t kRingSize = 512;        // descriptors per ring (the default)
+inline constexpr uint32_t kMaxQueues = 16;        // RSS spreads over at most 16 queues (RETA entries are 4 bits)
+inline constexpr uint32_t kBufferKiB = 2;         // SRRCTL.BSIZEPACKET: 2 KiB, Packet::data holds it
+
+struct DriverConfig {
+  uint32_t rx_queues = 1;
+  uint32_t tx_queues = 1;
+  bool promiscuous = true;
+};
+
+class Driver {
+ public:
+  static std::unique_ptr<Driver> create(pci::Device& dev, const DriverConfig& cfg, std::string* error);
+
+  // Swaps received frames into `batch` (whose entries are empty buffers):
+  // returns how many entries now hold a frame (they come first).
+  uint32_t rx(uint32_t queue, net::PacketBatch& batch);
+  // Sends the frames in `batch`, swapping each for a buffer the device is done
+  // with (len 0); returns how many were sent (frames not sent stay, len kept).
+  uint32_t tx(uint32_t queue, net::PacketBatch& batch);
+
+  net::LinkState link() const;
+  net::NetStats stats();   // accumulates the clear-on-read registers
+  uint32_t rx_queues() const { return static_cast<uint32_t>(rx_.size()); }
+
+ private:
+  struct RxRing {
+    RRefArray<RxDesc, kRingSize> desc;
+    std::vector<RRef<net::Packet>> bufs;
+    uint32_t next = 0;   // the next descriptor to look at
+  };
+  struct TxRing {
+    RRefArray<TxDesc, kRingSize> desc;
+    std::vector<RRef<net::Packet>> bufs;
+    uint32_t tail = 0, clean = 0;   // next to fill, next to reclaim
+  };
+
+  explicit Driver(pci::Device& dev) : dev_(dev) {}
+  bool reset_and_init(const DriverConfig& cfg, std::string* error);
+  bool wait_set(uint32_t reg, uint32_t mask, std::string* error, const char* what);
+  void init_rx(uint32_t queues);
+  void init_tx(uint32_t queues);
+  void init_rss(uint32_t queues);
+
+  pci::Device& dev_;
+  std::vector<RxRing> rx_;
+  std::vector<TxRing> tx_;
+  net::NetStats totals_{};
+};
+
+}  // namespace rl::ixgbe

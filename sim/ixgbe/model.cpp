@@ -1,0 +1,220 @@
+// The simulated 82599: registers, then transmit, then receive and RSS.
+#include "sim/ixgbe/model.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "libredleaf/shared_heap.hpp"
+
+namespace rl::sim {
+
+using namespace rl::ixgbe;
+
+namespace {
+// Pairs by name: the second port opened with wire=pair:NAME joins the first.
+std::mutex g_pairs_lock;
+std::map<std::string, IxgbeModel*>* g_pairs;
+
+bool is_stat(uint64_t off) {
+  return off == reg::GPRC || off == reg::GPTC || off == reg::GORCL || off == reg::GORCH || off == reg::GOTCL ||
+         off == reg::GOTCH || (off >= reg::MPC(0) && off <= reg::MPC(7));
+}
+}  // namespace
+
+IxgbeModel::IxgbeModel(Wire wire, std::string pair_name) : wire_(wire), pair_(std::move(pair_name)) {
+  reset();
+  if (wire_ == Wire::Pair) {
+    std::lock_guard g(g_pairs_lock);
+    if (!g_pairs) g_pairs = new std::map<std::string, IxgbeModel*>();
+    auto it = g_pairs->find(pair_);
+    if (it == g_pairs->end()) {
+      (*g_pairs)[pair_] = this;
+    } else {
+      peer_ = it->second;
+      peer_->peer_ = this;
+      g_pairs->erase(it);
+    }
+  }
+}
+
+IxgbeModel::~IxgbeModel() {
+  std::lock_guard g(g_pairs_lock);
+  if (peer_) peer_->peer_ = nullptr;
+  if (g_pairs) {
+    auto it = g_pairs->find(pair_);
+    if (it != g_pairs->end() && it->second == this) g_pairs->erase(it);
+  }
+}
+
+// 4.6.3.2: a global reset clears everything; the EEPROM auto-read and the DMA
+// initialization complete at once here, and the link comes up at 10 Gb/s.
+void IxgbeModel::reset() {
+  regs_.clear();
+  for (auto& p : partial_) p.clear();
+  regs_[reg::EEC] = EEC_ARD;
+  regs_[reg::RDRXCTL] = RDRXCTL_DMAIDONE;
+  regs_[reg::LINKS] = LINKS_UP | LINKS_SPEED_10G;
+}
+
+void IxgbeModel::function_reset() {
+  std::lock_guard g(lock_);
+  reset();
+}
+
+uint32_t IxgbeModel::get(uint32_t off) const {
+  auto it = regs_.find(off);
+  return it == regs_.end() ? 0 : it->second;
+}
+
+uint32_t IxgbeModel::mmio_read32(uint64_t off) {
+  std::lock_guard g(lock_);
+  uint32_t v = get(static_cast<uint32_t>(off));
+  if (is_stat(off)) regs_[static_cast<uint32_t>(off)] = 0;   // statistics clear on read
+  return v;
+}
+
+void IxgbeModel::mmio_write32(uint64_t off, uint32_t v) {
+  std::lock_guard g(lock_);
+  auto o = static_cast<uint32_t>(off);
+  if (o == reg::CTRL && (v & CTRL_RST)) return reset();   // self-clearing
+  if (o == reg::EIMC) return;
+  regs_[o] = v;
+  if (o >= reg::TDT(0) && o <= reg::TDT(63) && (o - reg::TDT(0)) % 0x40 == 0) transmit((o - reg::TDT(0)) / 0x40);
+}
+
+uint8_t* IxgbeModel::dma(uint64_t addr, uint64_t len) const {
+  auto* p = reinterpret_cast<uint8_t*>(addr);
+  if (len == 0 || !detail::in_shared_heap(p) || !detail::in_shared_heap(p + len - 1)) return nullptr;
+  return p;
+}
+
+void IxgbeModel::driver_bug(const std::string& what) {
+  ++driver_errors_;
+  fprintf(stderr, "sim:ixgbe: driver bug: %s\n", what.c_str());
+}
+
+// ---- 7.2 transmit ---------------------------------------------------------------
+
+void IxgbeModel::transmit(uint32_t q) {
+  if (!(get(reg::DMATXCTL) & DMATXCTL_TE) || !(get(reg::TXDCTL(q)) & TXDCTL_ENABLE)) return;
+  uint64_t base = get(reg::TDBAL(q)) | (uint64_t{get(reg::TDBAH(q))} << 32);
+  uint32_t n = get(reg::TDLEN(q)) / sizeof(TxDesc);
+  if (n == 0) return;
+  uint32_t head = get(reg::TDH(q)), tail = get(reg::TDT(q)) % n;
+  auto* ring = reinterpret_cast<TxDesc*>(dma(base, uint64_t{n} * sizeof(TxDesc)));
+  if (!ring) return driver_bug("TX ring of queue " + std::to_string(q) + " is outside DMA memory");
+  while (head != tail) {
+    TxDesc& d = ring[head];
+    uint32_t cmd = txd_cmd_type_len(d.qw1);
+    uint32_t len = cmd & 0xFFFF;
+    if (!(cmd & TXD_DCMD_DEXT) || (cmd & (0xFu << 20)) != TXD_DTYP_DATA) {
+      driver_bug("TX descriptor " + std::to_string(head) + " of queue " + std::to_string(q) + " is not an advanced data descriptor");
+    } else if (const uint8_t* buf = dma(d.qw0, len)) {
+      partial_[q].insert(partial_[q].end(), buf, buf + len);
+      if (cmd & TXD_DCMD_EOP) {
+        send(partial_[q]);
+        regs_[reg::GPTC] += 1;
+        uint64_t octets = (uint64_t{get(reg::GOTCH)} << 32 | get(reg::GOTCL)) + partial_[q].size() + 4;   // + CRC
+        regs_[reg::GOTCL] = static_cast<uint32_t>(octets);
+        regs_[reg::GOTCH] = static_cast<uint32_t>(octets >> 32);
+        partial_[q].clear();
+      }
+    } else {
+      driver_bug("TX descriptor " + std::to_string(head) + " of queue " + std::to_string(q) + " points outside DMA memory");
+    }
+    d.qw1 = uint64_t{TXD_STAT_DD} << 32;   // write-back: done
+    head = (head + 1) % n;
+  }
+  regs_[reg::TDH(q)] = head;
+}
+
+void IxgbeModel::send(const std::vector<uint8_t>& frame) {
+  switch (wire_) {
+    case Wire::Loopback: receive(frame.data(), static_cast<uint32_t>(frame.size())); break;
+    case Wire::Pair:
+      if (peer_) peer_->receive(frame.data(), static_cast<uint32_t>(frame.size()));
+      break;
+    case Wire::Sink: ++sunk_; break;
+  }
+}
+
+// ---- 7.1 receive and RSS ----------------------------------------------------------
+
+// 7.1.2.8.1: the Toeplitz hash over the bytes of `input` with the 40-byte key.
+static uint32_t toeplitz(const uint8_t* key, const uint8_t* input, int n) {
+  uint32_t hash = 0;
+  uint32_t window = (uint32_t{key[0]} << 24) | (uint32_t{key[1]} << 16) | (uint32_t{key[2]} << 8) | key[3];
+  for (int i = 0; i < n; ++i) {
+    for (int b = 7; b >= 0; --b) {
+      if (input[i] & (1u << b)) hash ^= window;
+      int next = i + 4;   // the key bit that enters the window next
+      window = (window << 1) | ((next < 40 ? key[next] >> b : 0) & 1);
+    }
+  }
+  return hash;
+}
+
+int IxgbeModel::rss_queue(const uint8_t* f, uint32_t len, uint32_t* hash_out) const {
+  uint32_t mrqc = get(reg::MRQC);
+  if ((mrqc & 0xF) != MRQC_RSS || len < 34 || f[12] != 0x08 || f[13] != 0x00) return -1;
+  uint8_t key[40];
+  for (uint32_t i = 0; i < 10; ++i) {
+    uint32_t k = get(reg::RSSRK(i));
+    std::memcpy(key + 4 * i, &k, 4);   // RSSRK holds the key in little-endian byte order
+  }
+  const uint8_t* ip = f + 14;
+  uint8_t input[12];
+  int n = 8;
+  std::memcpy(input, ip + 12, 8);   // source and destination addresses
+  uint8_t proto = ip[9];
+  uint32_t ihl = (ip[0] & 0xF) * 4u;
+  bool l4 = (proto == 6 && (mrqc & MRQC_IPV4_TCP)) || (proto == 17 && (mrqc & MRQC_IPV4_UDP));
+  if (l4 && len >= 14 + ihl + 4) {
+    std::memcpy(input + 8, ip + ihl, 4);   // source and destination ports
+    n = 12;
+  } else if (!(mrqc & MRQC_IPV4)) {
+    return -1;
+  }
+  uint32_t hash = toeplitz(key, input, n);
+  if (hash_out) *hash_out = hash;
+  uint32_t entry = hash & 127;
+  return static_cast<int>((get(reg::RETA(entry / 4)) >> (8 * (entry % 4))) & 0xF);
+}
+
+void IxgbeModel::receive(const uint8_t* frame, uint32_t len) {
+  std::lock_guard g(lock_);
+  uint32_t hash = 0;
+  int rss = rss_queue(frame, len, &hash);
+  uint32_t q = rss < 0 ? 0 : static_cast<uint32_t>(rss);
+  uint64_t base = get(reg::RDBAL(q)) | (uint64_t{get(reg::RDBAH(q))} << 32);
+  uint32_t n = get(reg::RDLEN(q)) / sizeof(RxDesc);
+  uint32_t head = get(reg::RDH(q)), tail = get(reg::RDT(q));
+  bool enabled = (get(reg::RXCTRL) & RXCTRL_RXEN) && (get(reg::RXDCTL(q)) & RXDCTL_ENABLE) && n > 0;
+  if (!enabled || head == tail % n) {   // no descriptor: dropped and counted (SRRCTL.DROP_EN)
+    regs_[reg::MPC(0)] += 1;
+    return;
+  }
+  auto* ring = reinterpret_cast<RxDesc*>(dma(base, uint64_t{n} * sizeof(RxDesc)));
+  if (!ring) return driver_bug("RX ring of queue " + std::to_string(q) + " is outside DMA memory");
+  RxDesc& d = ring[head];
+  uint32_t bsize = (get(reg::SRRCTL(q)) & 0x1F) * 1024;
+  uint8_t* buf = dma(d.qw0, len);
+  if (!buf || len > bsize) {
+    driver_bug("RX descriptor " + std::to_string(head) + " of queue " + std::to_string(q) +
+               (buf ? " has a buffer smaller than the frame" : " points outside DMA memory"));
+    regs_[reg::MPC(0)] += 1;
+    return;
+  }
+  std::memcpy(buf, frame, len);
+  // Write-back: the status word last (the driver polls on DD).
+  d.qw0 = uint64_t{hash} << 32;
+  __atomic_store_n(&d.qw1, rxd_writeback_qw1(RXD_STAT_DD | RXD_STAT_EOP, static_cast<uint16_t>(len)), __ATOMIC_RELEASE);
+  regs_[reg::RDH(q)] = (head + 1) % n;
+  regs_[reg::GPRC] += 1;
+  uint64_t octets = (uint64_t{get(reg::GORCH)} << 32 | get(reg::GORCL)) + len + 4;
+  regs_[reg::GORCL] = static_cast<uint32_t>(octets);
+  regs_[reg::GORCH] = static_cast<uint32_t>(octets >> 32);
+}
+
+}  // namespace rl::sim

@@ -11,6 +11,7 @@
 
 #include "bench/tsc.hpp"
 #include "domains/nullnet/nullnet.hpp"
+#include "drivers/ixgbe/net.hpp"
 #include "idl/net.rl.hpp"
 
 #ifdef RL_HAVE_DPDK
@@ -53,6 +54,42 @@ void BM_Forward_nullnet_domain(benchmark::State& state) {
   forward(state, l.proxy.get());
 }
 
+// sim-ixgbe: one simulated port whose wire loops back, primed with a batch of
+// frames; forwarding sends each received batch out again, where it returns.
+void prime(benchmark::State& state, net::Net* dev) {
+  auto q = net::PacketBatch::make();
+  for (int64_t i = 0; i < state.range(0); ++i) {
+    auto p = RRef<net::Packet>::make();
+    p->len = 60;
+    (void)q.push_back(std::move(p));
+  }
+  (void)dev->submit_and_poll(std::move(q), true);
+}
+
+void BM_Forward_ixgbe_direct(benchmark::State& state) {
+  std::string err;
+  auto dev = pci::open("sim:ixgbe,wire=loopback", &err);
+  auto drv = dev ? ixgbe::Driver::create(*dev, ixgbe::DriverConfig{}, &err) : nullptr;
+  if (!drv) return state.SkipWithError(err.c_str());
+  auto nic = ixgbe::make_ixgbe_net(std::move(drv));
+  prime(state, nic.get());
+  forward(state, nic.get());
+}
+
+void BM_Forward_ixgbe_domain(benchmark::State& state) {
+  std::string err;
+  auto dev = pci::open("sim:ixgbe,wire=loopback", &err);
+  if (!dev) return state.SkipWithError(err.c_str());
+  auto ref = pci::attach(std::move(dev));
+  LoadError lerr;
+  auto l = net::load_ixgbe(std::string(RL_IXGBE_DOMAIN_DIR) + "/ixgbe.so", "ixgbe", net::IxgbeInit{ref, 1, 1}, &lerr);
+  if (!l) return state.SkipWithError(lerr.message.c_str());
+  prime(state, l.proxy.get());
+  forward(state, l.proxy.get());
+  l = {};
+  pci::detach(ref);
+}
+
 void BM_RRefDeque(benchmark::State& state) {
   auto q = RRefDeque<RRef<net::Packet>, 32>::make();
   std::array<RRef<net::Packet>, 32> items;
@@ -90,6 +127,8 @@ BENCHMARK(BM_RteRing)->Name("BM_RteRing/32");
 
 BENCHMARK(BM_Forward_nullnet_direct)->Name("BM_Forward/nullnet/direct")->Arg(1)->Arg(32);
 BENCHMARK(BM_Forward_nullnet_domain)->Name("BM_Forward/nullnet/domain")->Arg(1)->Arg(32);
+BENCHMARK(BM_Forward_ixgbe_direct)->Name("BM_Forward/sim-ixgbe/direct")->Arg(1)->Arg(32);
+BENCHMARK(BM_Forward_ixgbe_domain)->Name("BM_Forward/sim-ixgbe/domain")->Arg(1)->Arg(32);
 BENCHMARK(BM_RRefDeque)->Name("BM_RRefDeque/32");
 
 }  // namespace

@@ -75,12 +75,18 @@ uint32_t IxgbeModel::mmio_read32(uint64_t off) {
 }
 
 void IxgbeModel::mmio_write32(uint64_t off, uint32_t v) {
-  std::lock_guard g(lock_);
-  auto o = static_cast<uint32_t>(off);
-  if (o == reg::CTRL && (v & CTRL_RST)) return reset();   // self-clearing
-  if (o == reg::EIMC) return;
-  regs_[o] = v;
-  if (o >= reg::TDT(0) && o <= reg::TDT(63) && (o - reg::TDT(0)) % 0x40 == 0) transmit((o - reg::TDT(0)) / 0x40);
+  std::vector<std::vector<uint8_t>> frames;
+  {
+    std::lock_guard g(lock_);
+    auto o = static_cast<uint32_t>(off);
+    if (o == reg::CTRL && (v & CTRL_RST)) return reset();   // self-clearing
+    if (o == reg::EIMC) return;
+    regs_[o] = v;
+    if (o >= reg::TDT(0) && o <= reg::TDT(63) && (o - reg::TDT(0)) % 0x40 == 0)
+      frames = transmit((o - reg::TDT(0)) / 0x40);
+  }
+  // Delivered outside our lock: two paired ports may transmit to each other at once.
+  for (const auto& f : frames) send(f);
 }
 
 uint8_t* IxgbeModel::dma(uint64_t addr, uint64_t len) const {
@@ -96,14 +102,18 @@ void IxgbeModel::driver_bug(const std::string& what) {
 
 // ---- 7.2 transmit ---------------------------------------------------------------
 
-void IxgbeModel::transmit(uint32_t q) {
-  if (!(get(reg::DMATXCTL) & DMATXCTL_TE) || !(get(reg::TXDCTL(q)) & TXDCTL_ENABLE)) return;
+std::vector<std::vector<uint8_t>> IxgbeModel::transmit(uint32_t q) {
+  std::vector<std::vector<uint8_t>> out;
+  if (!(get(reg::DMATXCTL) & DMATXCTL_TE) || !(get(reg::TXDCTL(q)) & TXDCTL_ENABLE)) return out;
   uint64_t base = get(reg::TDBAL(q)) | (uint64_t{get(reg::TDBAH(q))} << 32);
   uint32_t n = get(reg::TDLEN(q)) / sizeof(TxDesc);
-  if (n == 0) return;
+  if (n == 0) return out;
   uint32_t head = get(reg::TDH(q)), tail = get(reg::TDT(q)) % n;
   auto* ring = reinterpret_cast<TxDesc*>(dma(base, uint64_t{n} * sizeof(TxDesc)));
-  if (!ring) return driver_bug("TX ring of queue " + std::to_string(q) + " is outside DMA memory");
+  if (!ring) {
+    driver_bug("TX ring of queue " + std::to_string(q) + " is outside DMA memory");
+    return out;
+  }
   while (head != tail) {
     TxDesc& d = ring[head];
     uint32_t cmd = txd_cmd_type_len(d.qw1);
@@ -113,7 +123,7 @@ void IxgbeModel::transmit(uint32_t q) {
     } else if (const uint8_t* buf = dma(d.qw0, len)) {
       partial_[q].insert(partial_[q].end(), buf, buf + len);
       if (cmd & TXD_DCMD_EOP) {
-        send(partial_[q]);
+        out.push_back(partial_[q]);
         regs_[reg::GPTC] += 1;
         uint64_t octets = (uint64_t{get(reg::GOTCH)} << 32 | get(reg::GOTCL)) + partial_[q].size() + 4;   // + CRC
         regs_[reg::GOTCL] = static_cast<uint32_t>(octets);
@@ -127,9 +137,11 @@ void IxgbeModel::transmit(uint32_t q) {
     head = (head + 1) % n;
   }
   regs_[reg::TDH(q)] = head;
+  return out;
 }
 
 void IxgbeModel::send(const std::vector<uint8_t>& frame) {
+  std::lock_guard g(g_pairs_lock);   // the peer cannot go away while we deliver
   switch (wire_) {
     case Wire::Loopback: receive(frame.data(), static_cast<uint32_t>(frame.size())); break;
     case Wire::Pair:

@@ -46,7 +46,8 @@ class IxgbeModel final : public pci::Model {
 
  private:
   void reset();
-  void transmit(uint32_t q);
+  // Processes queue q's descriptors; returns the frames for the wire.
+  std::vector<std::vector<uint8_t>> transmit(uint32_t q);
   void send(const std::vector<uint8_t>& frame);
   uint32_t get(uint32_t off) const;
   uint8_t* dma(uint64_t addr, uint64_t len) const;

@@ -28,7 +28,7 @@ bool number(const std::string& key, const std::string& v, uint64_t lo, uint64_t 
 
 std::unique_ptr<pci::Model> make_ixgbe(const std::string& options, std::string* error) {
   IxgbeModel::Wire wire = IxgbeModel::Wire::Loopback;
-  std::string pair;
+  std::string pair, pcap_in;
   std::stringstream ss(options);
   std::string item;
   while (std::getline(ss, item, ',')) {
@@ -38,12 +38,24 @@ std::unique_ptr<pci::Model> make_ixgbe(const std::string& options, std::string* 
     else if (item.rfind("wire=pair:", 0) == 0 && item.size() > 10) {
       wire = IxgbeModel::Wire::Pair;
       pair = item.substr(10);
+    } else if (item.rfind("wire=pcap:", 0) == 0 && item.size() > 10) {
+      wire = IxgbeModel::Wire::Pcap;
+      pair = item.substr(10);
+    } else if (item.rfind("pcap-in=", 0) == 0 && item.size() > 8) {
+      pcap_in = item.substr(8);
     } else {
-      *error = "unknown sim:ixgbe option '" + item + "' (have: wire=loopback, wire=pair:NAME, wire=sink)";
+      *error = "unknown sim:ixgbe option '" + item +
+               "' (have: wire=loopback, wire=pair:NAME, wire=sink, wire=pcap:FILE, pcap-in=FILE)";
       return nullptr;
     }
   }
-  return std::make_unique<IxgbeModel>(wire, pair);
+  std::string err;
+  auto m = std::make_unique<IxgbeModel>(wire, pair, pcap_in, &err);
+  if (!err.empty()) {
+    *error = err;
+    return nullptr;
+  }
+  return m;
 }
 
 std::unique_ptr<pci::Model> make_model(const std::string& kind, const std::string& options, std::string* error) {

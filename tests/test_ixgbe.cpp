@@ -3,6 +3,9 @@
 // full/empty edges, and the driver as a domain.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -139,6 +142,59 @@ TEST(Ixgbe, RssFollowsTheToeplitzHashOfThePublishedVectors) {
   ip[9] = 1;   // ICMP: addresses only
   model(*dev).rss_queue(frame, sizeof frame, &hash);
   EXPECT_EQ(hash, 0x323e8fc2u) << "IPv4 addresses only";
+}
+
+// Frames a port transmits into a pcap file are valid Ethernet frames to
+// tshark, and a port fed from that file receives them intact.
+TEST(Ixgbe, PcapWireWritesWhatTsharkReadsAndReplaysIt) {
+  char path[] = "/tmp/rl-ixgbe-XXXXXX.pcap";
+  int fd = mkstemps(path, 5);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  constexpr uint32_t kFrames = 10;
+  {
+    auto dev = port(std::string("pcap:") + path);
+    auto drv = driver(*dev);
+    auto batch = net::PacketBatch::make();
+    for (uint32_t i = 0; i < kFrames; ++i) {
+      auto p = RRef<net::Packet>::make();
+      fill(*p, static_cast<uint16_t>(60 + 100 * i), i);
+      const uint8_t eth[14] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, 0x88, 0xb5};   // local experimental EtherType
+      std::memcpy(p->data.data(), eth, sizeof eth);
+      ASSERT_TRUE(batch.push_back(std::move(p)));
+    }
+    ASSERT_EQ(drv->tx(0, batch), kFrames);
+  }
+  std::string cmd = std::string("tshark -r ") + path + " -T fields -e frame.len -e eth.type 2>/dev/null";
+  FILE* t = popen(cmd.c_str(), "r");
+  ASSERT_NE(t, nullptr);
+  char line[256];
+  uint32_t n = 0;
+  while (fgets(line, sizeof line, t)) {
+    unsigned len = 0, type = 0;
+    ASSERT_EQ(sscanf(line, "%u\t0x%x", &len, &type), 2) << line;
+    EXPECT_EQ(len, 60 + 100 * n);
+    EXPECT_EQ(type, 0x88b5u);
+    ++n;
+  }
+  EXPECT_EQ(pclose(t), 0) << "tshark failed on " << path;
+  EXPECT_EQ(n, kFrames) << "tshark read every frame";
+
+  std::string err;
+  auto dev = pci::open(std::string("sim:ixgbe,wire=sink,pcap-in=") + path, &err);
+  ASSERT_TRUE(dev) << err;
+  auto nic = make_ixgbe_net(driver(*dev));
+  auto in = net::PacketBatch::make();
+  for (uint32_t i = 0; i < 32; ++i) ASSERT_TRUE(in.push_back(RRef<net::Packet>::make()));
+  auto first = nic->submit_and_poll(std::move(in), false);   // nothing yet: the port reads the file
+  auto got = nic->submit_and_poll(std::move(first.value()), false);
+  ASSERT_TRUE(got.ok());
+  for (uint32_t i = 0; i < kFrames; ++i) {
+    EXPECT_EQ((*got)[i]->len, 60 + 100 * i);
+    EXPECT_EQ((*got)[i]->data[20], static_cast<uint8_t>(i * 31 + 20));
+  }
+  EXPECT_EQ((*got)[kFrames]->len, 0) << "the file held ten frames";
+  unlink(path);
 }
 
 TEST(Ixgbe, TheDriverRunsAsADomain) {

@@ -35,6 +35,9 @@ class Driver {
   // with (len 0); returns how many were sent (frames not sent stay, len kept).
   uint32_t tx(uint32_t queue, net::PacketBatch& batch);
 
+  // Nothing arrived: lets a simulated port make progress (a pause on hardware).
+  void idle() const { dev_.idle(); }
+
   net::LinkState link() const;
   net::NetStats stats();   // accumulates the clear-on-read registers
   uint32_t rx_queues() const { return static_cast<uint32_t>(rx_.size()); }

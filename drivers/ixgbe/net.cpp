@@ -18,8 +18,9 @@ class IxgbeNet final : public net::Net {
     for (uint32_t tries = 0; tries < drv_->rx_queues(); ++tries) {
       uint32_t q = next_rx_;
       next_rx_ = (next_rx_ + 1) % drv_->rx_queues();
-      if (drv_->rx(q, packets) > 0) break;
+      if (drv_->rx(q, packets) > 0) return packets;
     }
+    drv_->idle();
     return packets;
   }
   RpcResult<net::LinkState> link() override { return drv_->link(); }

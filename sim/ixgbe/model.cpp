@@ -5,6 +5,9 @@
 #include <cstring>
 #include <map>
 
+#include <pcap/pcap.h>
+#include <sys/time.h>
+
 #include "libredleaf/shared_heap.hpp"
 
 namespace rl::sim {
@@ -22,8 +25,28 @@ bool is_stat(uint64_t off) {
 }
 }  // namespace
 
-IxgbeModel::IxgbeModel(Wire wire, std::string pair_name) : wire_(wire), pair_(std::move(pair_name)) {
+IxgbeModel::IxgbeModel(Wire wire, std::string name, std::string pcap_in, std::string* error)
+    : wire_(wire), pair_(std::move(name)) {
   reset();
+  char errbuf[PCAP_ERRBUF_SIZE] = "";
+  if (wire_ == Wire::Pcap) {
+    pcap_t* p = pcap_open_dead(DLT_EN10MB, 65535);
+    pcap_dumper_t* d = p ? pcap_dump_open(p, pair_.c_str()) : nullptr;
+    if (!d) {
+      *error = "sim:ixgbe cannot write pcap file " + pair_ + ": " + (p ? pcap_geterr(p) : "pcap_open_dead failed");
+      if (p) pcap_close(p);
+      return;
+    }
+    pcap_out_ = p;
+    dumper_ = d;
+  }
+  if (!pcap_in.empty()) {
+    pcap_in_ = pcap_open_offline(pcap_in.c_str(), errbuf);
+    if (!pcap_in_) {
+      *error = "sim:ixgbe cannot read pcap file " + pcap_in + ": " + errbuf;
+      return;
+    }
+  }
   if (wire_ == Wire::Pair) {
     std::lock_guard g(g_pairs_lock);
     if (!g_pairs) g_pairs = new std::map<std::string, IxgbeModel*>();
@@ -39,6 +62,9 @@ IxgbeModel::IxgbeModel(Wire wire, std::string pair_name) : wire_(wire), pair_(st
 }
 
 IxgbeModel::~IxgbeModel() {
+  if (dumper_) pcap_dump_close(static_cast<pcap_dumper_t*>(dumper_));
+  if (pcap_out_) pcap_close(static_cast<pcap_t*>(pcap_out_));
+  if (pcap_in_) pcap_close(static_cast<pcap_t*>(pcap_in_));
   std::lock_guard g(g_pairs_lock);
   if (peer_) peer_->peer_ = nullptr;
   if (g_pairs) {
@@ -148,6 +174,30 @@ void IxgbeModel::send(const std::vector<uint8_t>& frame) {
       if (peer_) peer_->receive(frame.data(), static_cast<uint32_t>(frame.size()));
       break;
     case Wire::Sink: ++sunk_; break;
+    case Wire::Pcap: {
+      pcap_pkthdr h{};
+      gettimeofday(&h.ts, nullptr);
+      h.caplen = h.len = static_cast<bpf_u_int32>(frame.size());
+      pcap_dump(static_cast<u_char*>(dumper_), &h, frame.data());
+      pcap_dump_flush(static_cast<pcap_dumper_t*>(dumper_));   // readable while the port lives
+      break;
+    }
+  }
+}
+
+void IxgbeModel::idle() {
+  if (!pcap_in_) return;
+  // A frame is read only when a descriptor can take it: none is lost to a full ring.
+  for (int i = 0; i < 32; ++i) {
+    {
+      std::lock_guard g(lock_);
+      uint32_t n = get(reg::RDLEN(0)) / sizeof(RxDesc);
+      if (n == 0 || get(reg::RDH(0)) == get(reg::RDT(0)) % n) return;
+    }
+    pcap_pkthdr* h = nullptr;
+    const u_char* data = nullptr;
+    if (pcap_next_ex(static_cast<pcap_t*>(pcap_in_), &h, &data) != 1) return;   // end of file
+    receive(data, h->caplen);
   }
 }
 
@@ -194,7 +244,7 @@ int IxgbeModel::rss_queue(const uint8_t* f, uint32_t len, uint32_t* hash_out) co
   return static_cast<int>((get(reg::RETA(entry / 4)) >> (8 * (entry % 4))) & 0xF);
 }
 
-void IxgbeModel::receive(const uint8_t* frame, uint32_t len) {
+bool IxgbeModel::receive(const uint8_t* frame, uint32_t len) {
   std::lock_guard g(lock_);
   uint32_t hash = 0;
   int rss = rss_queue(frame, len, &hash);
@@ -205,10 +255,13 @@ void IxgbeModel::receive(const uint8_t* frame, uint32_t len) {
   bool enabled = (get(reg::RXCTRL) & RXCTRL_RXEN) && (get(reg::RXDCTL(q)) & RXDCTL_ENABLE) && n > 0;
   if (!enabled || head == tail % n) {   // no descriptor: dropped and counted (SRRCTL.DROP_EN)
     regs_[reg::MPC(0)] += 1;
-    return;
+    return false;
   }
   auto* ring = reinterpret_cast<RxDesc*>(dma(base, uint64_t{n} * sizeof(RxDesc)));
-  if (!ring) return driver_bug("RX ring of queue " + std::to_string(q) + " is outside DMA memory");
+  if (!ring) {
+    driver_bug("RX ring of queue " + std::to_string(q) + " is outside DMA memory");
+    return false;
+  }
   RxDesc& d = ring[head];
   uint32_t bsize = (get(reg::SRRCTL(q)) & 0x1F) * 1024;
   uint8_t* buf = dma(d.qw0, len);
@@ -216,7 +269,7 @@ void IxgbeModel::receive(const uint8_t* frame, uint32_t len) {
     driver_bug("RX descriptor " + std::to_string(head) + " of queue " + std::to_string(q) +
                (buf ? " has a buffer smaller than the frame" : " points outside DMA memory"));
     regs_[reg::MPC(0)] += 1;
-    return;
+    return false;
   }
   std::memcpy(buf, frame, len);
   // Write-back: the status word last (the driver polls on DD).
@@ -227,6 +280,7 @@ void IxgbeModel::receive(const uint8_t* frame, uint32_t len) {
   uint64_t octets = (uint64_t{get(reg::GORCH)} << 32 | get(reg::GORCL)) + len + 4;
   regs_[reg::GORCL] = static_cast<uint32_t>(octets);
   regs_[reg::GORCH] = static_cast<uint32_t>(octets >> 32);
+  return true;
 }
 
 }  // namespace rl::sim

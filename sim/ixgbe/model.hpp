@@ -24,8 +24,10 @@ namespace rl::sim {
 
 class IxgbeModel final : public pci::Model {
  public:
-  enum class Wire { Loopback, Pair, Sink };
-  IxgbeModel(Wire wire, std::string pair_name);
+  enum class Wire { Loopback, Pair, Sink, Pcap };
+  // `name`: the pair's name, or the pcap file transmitted frames are written
+  // to; `pcap_in`: a pcap file whose frames arrive on idle() (optional).
+  IxgbeModel(Wire wire, std::string name, std::string pcap_in, std::string* error);
   ~IxgbeModel() override;
 
   uint32_t mmio_read32(uint64_t off) override;
@@ -33,9 +35,11 @@ class IxgbeModel final : public pci::Model {
   uint16_t vendor_id() const override { return 0x8086; }
   uint16_t device_id() const override { return 0x10FB; }   // 82599ES SFP+
   void function_reset() override;
+  void idle() override;   // delivers frames from the pcap input, as far as RX descriptors allow
 
-  // A frame arriving from the wire (public for wires and tests).
-  void receive(const uint8_t* frame, uint32_t len);
+  // A frame arriving from the wire (public for wires and tests); false if
+  // no descriptor was free (dropped and counted).
+  bool receive(const uint8_t* frame, uint32_t len);
 
   uint64_t driver_errors() const { return driver_errors_; }
   uint64_t sunk_frames() const { return sunk_; }
@@ -58,6 +62,9 @@ class IxgbeModel final : public pci::Model {
   IxgbeModel* peer_ = nullptr;
   std::unordered_map<uint32_t, uint32_t> regs_;
   std::array<std::vector<uint8_t>, 64> partial_;   // TX frames spanning descriptors
+  void* pcap_out_ = nullptr;   // pcap_t* and pcap_dumper_t* (libpcap), kept out of this header
+  void* dumper_ = nullptr;
+  void* pcap_in_ = nullptr;
   uint64_t driver_errors_ = 0, sunk_ = 0;
   mutable std::recursive_mutex lock_;
 };

@@ -16,7 +16,6 @@
 #include "detail/threads.hpp"
 #include "shared_heap.hpp"
 
-#include <jemalloc/jemalloc.h>
 
 namespace rl {
 
@@ -174,10 +173,7 @@ Domain::~Domain() {
   while (threads_.load() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   bool clean = threads_.load() == 0 && reclaimed_.load();
-  if (clean && arena_kept_) {   // failed earlier: its arena was only reset
-    std::string cmd = "arena." + std::to_string(core_->arena) + ".destroy";
-    mallctl(cmd.c_str(), nullptr, nullptr, nullptr, 0);
-  }
+  if (clean) destroy_private_heap(/*keep_arena=*/false);   // an arena a failure only reset
   if (clean) dlclose(handle_);   // else its code may still be running: keep it mapped
   std::lock_guard g(g_slots_lock);
   g_objects[core_->id] = nullptr;

@@ -34,7 +34,9 @@ bool Domain::create_private_heap(std::string* error) {
 }
 
 void Domain::destroy_private_heap(bool keep_arena) {
-  if (!heap_live_) return;
+  // Live: tcaches and arena go.  Already reset by a failure and not reused:
+  // only the final destroy is left (unload of a failed domain).
+  if (!heap_live_ && !(arena_kept_ && !keep_arena)) return;
   {
     std::lock_guard g(tcache_lock_);
     for (unsigned tc : tcaches_) mallctl("tcache.destroy", nullptr, nullptr, &tc, sizeof tc);

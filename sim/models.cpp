@@ -1,7 +1,9 @@
 // sim:NAME,key=value,... -> a device model.
 #include "sim/models.hpp"
 
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 #include "sim/ixgbe/model.hpp"
@@ -26,31 +28,53 @@ bool number(const std::string& key, const std::string& v, uint64_t lo, uint64_t 
 
 }  // namespace
 
+bool parse_mac(const std::string& v, std::array<uint8_t, 6>* mac) {
+  unsigned b[6];
+  char tail;
+  if (std::sscanf(v.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
+    return false;
+  for (int i = 0; i < 6; ++i) (*mac)[i] = static_cast<uint8_t>(b[i]);
+  return !((*mac)[0] & 1);   // a port's address is unicast
+}
+
 std::unique_ptr<pci::Model> make_ixgbe(const std::string& options, std::string* error) {
-  IxgbeModel::Wire wire = IxgbeModel::Wire::Loopback;
-  std::string pair, pcap_in;
+  IxgbeModelOptions o;
   std::stringstream ss(options);
   std::string item;
+  auto with_arg = [&item](const char* prefix, std::string* arg) {
+    std::size_t n = std::strlen(prefix);
+    if (item.compare(0, n, prefix) != 0 || item.size() == n) return false;
+    *arg = item.substr(n);
+    return true;
+  };
+  std::string arg;
   while (std::getline(ss, item, ',')) {
     if (item.empty()) continue;
-    if (item == "wire=loopback") wire = IxgbeModel::Wire::Loopback;
-    else if (item == "wire=sink") wire = IxgbeModel::Wire::Sink;
-    else if (item.rfind("wire=pair:", 0) == 0 && item.size() > 10) {
-      wire = IxgbeModel::Wire::Pair;
-      pair = item.substr(10);
-    } else if (item.rfind("wire=pcap:", 0) == 0 && item.size() > 10) {
-      wire = IxgbeModel::Wire::Pcap;
-      pair = item.substr(10);
-    } else if (item.rfind("pcap-in=", 0) == 0 && item.size() > 8) {
-      pcap_in = item.substr(8);
+    if (item == "wire=loopback") o.wire = IxgbeWire::Loopback;
+    else if (item == "wire=sink") o.wire = IxgbeWire::Sink;
+    else if (with_arg("wire=pair:", &o.name)) o.wire = IxgbeWire::Pair;
+    else if (with_arg("wire=pcap:", &o.name)) o.wire = IxgbeWire::Pcap;
+    else if (with_arg("wire=tap:", &o.name)) o.wire = IxgbeWire::Tap;
+    else if (item == "wire=gen" || with_arg("wire=gen:", &arg)) {
+      o.wire = IxgbeWire::Gen;
+      if (item != "wire=gen" && !parse_generator(arg, &o.gen, error)) return nullptr;
+    } else if (with_arg("pcap-in=", &o.pcap_in)) {
+    } else if (with_arg("mac=", &arg)) {
+      std::array<uint8_t, 6> mac;
+      if (!parse_mac(arg, &mac)) {
+        *error = "sim:ixgbe mac=" + arg + ": expected a unicast address like 02:00:00:00:00:01";
+        return nullptr;
+      }
+      o.mac = mac;
     } else {
       *error = "unknown sim:ixgbe option '" + item +
-               "' (have: wire=loopback, wire=pair:NAME, wire=sink, wire=pcap:FILE, pcap-in=FILE)";
+               "' (have: wire=loopback, wire=pair:NAME, wire=sink, wire=pcap:FILE, wire=tap:IFNAME, "
+               "wire=gen[:size=N|MIN-MAX][:flows=N][:rate=MPPS][:count=N], pcap-in=FILE, mac=XX:XX:XX:XX:XX:XX)";
       return nullptr;
     }
   }
   std::string err;
-  auto m = std::make_unique<IxgbeModel>(wire, pair, pcap_in, &err);
+  auto m = std::make_unique<IxgbeModel>(o, &err);
   if (!err.empty()) {
     *error = err;
     return nullptr;

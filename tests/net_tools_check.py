@@ -11,6 +11,7 @@ runs = [
     (pktgen, ["--device", "sim:ixgbe,wire=sink", "--time", "1", "--through", "domain", "--size", "1514"]),
     (fwd, ["--device", "sim:ixgbe,wire=loopback", "--time", "1"]),
     (fwd, ["--device", "sim:ixgbe,wire=loopback", "--time", "1", "--through", "domain", "--batch", "8"]),
+    (fwd, ["--device", "sim:ixgbe,wire=gen:size=60-1514:flows=16", "--time", "1", "--queues", "4"]),
 ]
 for tool, args in runs:
     p = subprocess.run([tool] + args, capture_output=True, text=True, timeout=60)

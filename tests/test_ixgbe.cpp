@@ -5,10 +5,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "drivers/ixgbe/net.hpp"
 #include "idl/net.rl.hpp"
@@ -115,6 +119,153 @@ TEST(Ixgbe, ReceiveRingFullDropsAndCountsAndEmptyReturnsNothing) {
   for (uint32_t n; (n = rx->rx(0, in)) > 0;) got += n;
   EXPECT_EQ(got, kRingSize - 1);
   EXPECT_EQ(rx->stats().rx_dropped, 640u - (kRingSize - 1)) << "SRRCTL.DROP_EN: counted in MPC";
+}
+
+// The device keeps what did not fit: with transmit paused (flow control),
+// the ring takes kRingSize - 1 frames and the rest stay with their lengths.
+TEST(Ixgbe, TransmitRingFullKeepsTheFramesThatDidNotFit) {
+  auto dev = port("sink");
+  auto drv = driver(*dev);
+  model(*dev).pause_transmit(true);
+  uint32_t accepted = 0, kept = 0;
+  for (int round = 0; round < 20; ++round) {   // 640 frames
+    auto batch = net::PacketBatch::make();
+    for (int i = 0; i < 32; ++i) {
+      auto p = RRef<net::Packet>::make();
+      fill(*p, 100, round * 32 + i);
+      ASSERT_TRUE(batch.push_back(std::move(p)));
+    }
+    uint32_t sent = drv->tx(0, batch);
+    accepted += sent;
+    for (uint32_t i = 0; i < 32; ++i) {
+      if (i < sent) {
+        EXPECT_EQ(batch[i]->len, 0) << "sent: a buffer back";
+      } else {
+        EXPECT_EQ(batch[i]->len, 100) << "not sent: the frame stays";
+        ++kept;
+      }
+    }
+  }
+  EXPECT_EQ(accepted, kRingSize - 1);
+  EXPECT_EQ(kept, 640 - (kRingSize - 1));
+  EXPECT_EQ(model(*dev).sunk_frames(), 0u);
+  model(*dev).pause_transmit(false);
+  EXPECT_EQ(model(*dev).sunk_frames(), kRingSize - 1);
+  auto batch = net::PacketBatch::make();
+  auto p = RRef<net::Packet>::make();
+  fill(*p, 100, 0);
+  ASSERT_TRUE(batch.push_back(std::move(p)));
+  EXPECT_EQ(drv->tx(0, batch), 1u) << "the ring drained: sending works again";
+  EXPECT_EQ(drv->stats().tx_packets, kRingSize);
+  EXPECT_EQ(model(*dev).driver_errors(), 0u);
+}
+
+TEST(Ixgbe, MacAddressComesFromTheEeprom) {
+  auto a = port("sink,mac=02:aa:bb:cc:dd:ee");
+  auto drv = driver(*a);
+  EXPECT_EQ(drv->mac(), (std::array<uint8_t, 6>{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee}));
+  auto net = make_ixgbe_net(std::move(drv));
+  EXPECT_EQ(net->mac_address().value(), (std::array<uint8_t, 6>{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee}));
+  auto b = port("sink");
+  auto c = port("sink");
+  EXPECT_NE(driver(*b)->mac(), driver(*c)->mac()) << "two ports, two addresses";
+  std::string err;
+  EXPECT_FALSE(pci::open("sim:ixgbe,mac=01:00:5e:00:00:01", &err));
+  EXPECT_NE(err.find("unicast"), std::string::npos) << err;
+  EXPECT_FALSE(pci::open("sim:ixgbe,mac=02:00:00", &err));
+}
+
+// Sequence-numbered UDP frames, checked field by field.
+void expect_generated(const net::Packet& p, uint64_t seq, const std::array<uint8_t, 6>& mac, uint16_t lo,
+                      uint16_t hi, std::set<uint16_t>* ports) {
+  ASSERT_GE(p.len, lo);
+  ASSERT_LE(p.len, hi);
+  const uint8_t* f = p.data.data();
+  EXPECT_EQ(std::memcmp(f, mac.data(), 6), 0) << "to the port's address";
+  EXPECT_EQ(f[12] << 8 | f[13], 0x0800);
+  const uint8_t* ip = f + 14;
+  uint32_t sum = 0;
+  for (int i = 0; i < 20; i += 2) sum += static_cast<uint32_t>(ip[i] << 8 | ip[i + 1]);
+  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+  EXPECT_EQ(sum, 0xFFFFu) << "IPv4 header checksum";
+  EXPECT_EQ(ip[2] << 8 | ip[3], p.len - 14);
+  EXPECT_EQ(ip[9], 17);
+  const uint8_t* udp = ip + 20;
+  EXPECT_EQ(udp[4] << 8 | udp[5], p.len - 34);
+  ports->insert(static_cast<uint16_t>(udp[0] << 8 | udp[1]));
+  uint64_t got_seq;
+  std::memcpy(&got_seq, udp + 8, 8);
+  ASSERT_EQ(got_seq, seq) << "in order, none lost";
+  for (uint32_t i = 8; i < p.len - 42u; ++i) ASSERT_EQ(udp[8 + i], static_cast<uint8_t>(seq + i)) << "payload byte " << i;
+}
+
+TEST(Ixgbe, GeneratorWireDeliversEveryFrameOfTheAskedSizesAndFlows) {
+  auto dev = port("gen:size=60-1514:flows=8:count=2000");
+  auto drv = driver(*dev);
+  auto in = net::PacketBatch::make();
+  for (int i = 0; i < 32; ++i) ASSERT_TRUE(in.push_back(RRef<net::Packet>::make()));
+  std::set<uint16_t> ports;
+  uint64_t got = 0;
+  uint16_t smallest = 1514, largest = 60;
+  for (int spins = 0; got < 2000 && spins < 100000; ++spins) {
+    uint32_t n = drv->rx(0, in);
+    if (n == 0) drv->idle();
+    for (uint32_t i = 0; i < n; ++i, ++got) {
+      expect_generated(*in[i], got, drv->mac(), 60, 1514, &ports);
+      smallest = std::min(smallest, in[i]->len);
+      largest = std::max(largest, in[i]->len);
+    }
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_EQ(got, 2000u);
+  EXPECT_EQ(ports.size(), 8u) << "one source port per flow";
+  EXPECT_LT(smallest, 200) << "sizes spread over the range";
+  EXPECT_GT(largest, 1300);
+  drv->idle();
+  EXPECT_EQ(drv->rx(0, in), 0u) << "count=2000: nothing more";
+  auto st = drv->stats();
+  EXPECT_EQ(st.rx_packets, 2000u);
+  EXPECT_EQ(st.rx_dropped, 0u) << "an unlimited generator waits for descriptors";
+}
+
+TEST(Ixgbe, RateLimitedGeneratorSendsNoMoreThanItsRate) {
+  auto start = std::chrono::steady_clock::now();
+  auto dev = port("gen:size=60:rate=0.002");   // 2000 frames per second
+  auto drv = driver(*dev);
+  auto in = net::PacketBatch::make();
+  for (int i = 0; i < 32; ++i) ASSERT_TRUE(in.push_back(RRef<net::Packet>::make()));
+  uint64_t got = 0;
+  while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(200)) {
+    got += drv->rx(0, in);
+    drv->idle();
+  }
+  for (uint32_t n; (n = drv->rx(0, in)) > 0;) got += n;   // what is still in the ring
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GT(got, 0u);
+  EXPECT_LE(static_cast<double>(got), seconds * 2000 + 1);
+  EXPECT_EQ(got + drv->stats().rx_dropped, model(*dev).generated_frames()) << "each frame received or counted missed";
+}
+
+TEST(Ixgbe, OversizeFramesAreDroppedAndCountedNotBlamedOnTheDriver) {
+  auto dev = port("sink");
+  auto drv = driver(*dev);
+  std::vector<uint8_t> jumbo(1600, 0xAB);
+  EXPECT_FALSE(model(*dev).receive(jumbo.data(), static_cast<uint32_t>(jumbo.size())));
+  EXPECT_EQ(drv->stats().rx_dropped, 1u);
+  EXPECT_EQ(model(*dev).driver_errors(), 0u);
+}
+
+TEST(Ixgbe, BadWireOptionsAreRefusedWithTheReason) {
+  std::string err;
+  EXPECT_FALSE(pci::open("sim:ixgbe,wire=gen:size=20", &err));
+  EXPECT_NE(err.find("size=20"), std::string::npos) << err;
+  EXPECT_FALSE(pci::open("sim:ixgbe,wire=gen:size=1000-100", &err));
+  EXPECT_FALSE(pci::open("sim:ixgbe,wire=gen:speed=9", &err));
+  EXPECT_NE(err.find("rate=MPPS"), std::string::npos) << err;
+  EXPECT_FALSE(pci::open("sim:ixgbe,wire=tap:a-name-longer-than-fifteen", &err));
+  EXPECT_NE(err.find("1 to 15 characters"), std::string::npos) << err;
+  EXPECT_FALSE(pci::open("sim:ixgbe,wire=cable", &err));
+  EXPECT_NE(err.find("wire=tap:IFNAME"), std::string::npos) << err;
 }
 
 // The RSS verification vectors published with the Microsoft key (the one the

@@ -2,7 +2,11 @@
 // through the ixgbe domain), the once-a-second status line and the summary.
 #pragma once
 
+#include <arpa/inet.h>
+
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -20,13 +24,16 @@ struct NetOptions {
   double seconds = 3;
   uint16_t size = 60;
   bool domain = false;   // --through domain: the driver runs in ixgbe.so
+  uint32_t ip = 0;       // --ip A.B.C.D (rl-responder), host byte order
 };
 
 [[noreturn]] inline void usage(const char* prog, const char* why) {
   if (why) fprintf(stderr, "%s: %s\n", prog, why);
   fprintf(stderr,
-          "usage: %s [--device sim:ixgbe,wire=loopback|pair:NAME|sink|pcap:FILE|ADDR] [--batch 1..32]\n"
-          "          [--queues 1..16] [--time SECONDS] [--size 60..1514] [--through direct|domain]\n",
+          "usage: %s [--device sim:ixgbe,wire=loopback|pair:NAME|sink|pcap:FILE|tap:IFNAME|gen:...|ADDR]\n"
+          "          [--batch 1..32] [--queues 1..16] [--time SECONDS] [--size 60..1514]\n"
+          "          [--through direct|domain] [--ip A.B.C.D (rl-responder)]\n"
+          "  wire=gen[:size=N|MIN-MAX][:flows=N][:rate=MPPS][:count=N] generates UDP frames to the port\n",
           prog);
   std::exit(why ? 2 : 0);
 }
@@ -53,7 +60,11 @@ inline NetOptions parse_net_options(int argc, char** argv) {
     else if (a == "--queues") o.queues = static_cast<uint32_t>(num("--queues", v, 1, 16));
     else if (a == "--time") o.seconds = static_cast<double>(num("--time", v, 1, 3600));
     else if (a == "--size") o.size = static_cast<uint16_t>(num("--size", v, 60, 1514));
-    else if (a == "--through") {
+    else if (a == "--ip") {
+      in_addr addr{};
+      if (inet_pton(AF_INET, v, &addr) != 1) usage(argv[0], (std::string("--ip ") + v + ": expected A.B.C.D").c_str());
+      o.ip = ntohl(addr.s_addr);
+    } else if (a == "--through") {
       if (std::string(v) != "direct" && std::string(v) != "domain")
         usage(argv[0], "--through: expected direct or domain");
       o.domain = std::string(v) == "domain";
@@ -105,9 +116,13 @@ class Port {
 };
 
 // Counts, prints a status line each second, and the JSON summary at the end.
+// SIGINT and SIGTERM end the run early, with the summary.
 class Meter {
  public:
-  explicit Meter(const char* what) : what_(what), start_(Clock::now()), last_(start_) {}
+  explicit Meter(const char* what) : what_(what), start_(Clock::now()), last_(start_) {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+  }
   void add(uint64_t packets, uint64_t bytes) {
     packets_ += packets;
     bytes_ += bytes;
@@ -123,7 +138,7 @@ class Meter {
       last_packets_ = packets_;
       last_bytes_ = bytes_;
     }
-    return now - start_ < std::chrono::duration<double>(seconds);
+    return !stop_requested() && now - start_ < std::chrono::duration<double>(seconds);
   }
   void summary(const NetOptions& o, const net::NetStats& st) const {
     double secs = std::chrono::duration<double>(Clock::now() - start_).count();
@@ -136,6 +151,11 @@ class Meter {
 
  private:
   using Clock = std::chrono::steady_clock;
+  static std::atomic<bool>& stop_requested() {
+    static std::atomic<bool> stop{false};
+    return stop;
+  }
+  static void on_signal(int) { stop_requested().store(true); }
   const char* what_;
   Clock::time_point start_, last_;
   uint64_t packets_ = 0, bytes_ = 0, last_packets_ = 0, last_bytes_ = 0;

@@ -49,6 +49,15 @@ bool Driver::reset_and_init(const DriverConfig& cfg, std::string* error) {
   // 4.6.3: EEPROM auto-read done, DMA initialization done.
   if (!wait_set(reg::EEC, EEC_ARD, error, "EEC.ARD (EEPROM auto-read)")) return false;
   if (!wait_set(reg::RDRXCTL, RDRXCTL_DMAIDONE, error, "RDRXCTL.DMAIDONE")) return false;
+  // The MAC address: receive address 0, filled from the EEPROM (RAL: bytes 0-3, RAH: 4-5).
+  uint32_t ral = dev_.read32(reg::RAL(0)), rah = dev_.read32(reg::RAH(0));
+  if (!(rah & RAH_AV)) {
+    *error = "ixgbe: the EEPROM loaded no MAC address (RAH(0).AV is clear)";
+    return false;
+  }
+  for (int i = 0; i < 4; ++i) mac_[i] = static_cast<uint8_t>(ral >> (8 * i));
+  mac_[4] = static_cast<uint8_t>(rah);
+  mac_[5] = static_cast<uint8_t>(rah >> 8);
   // 4.6.4: link, 10G serial with autonegotiation restarted.
   dev_.write32(reg::AUTOC, (dev_.read32(reg::AUTOC) & ~(0x7u << 13)) | AUTOC_LMS_10G_SERIAL | AUTOC_AN_RESTART);
   // 4.6.5: statistics start at zero (the registers clear on read).
@@ -146,7 +155,7 @@ net::NetStats Driver::stats() {
   totals_.tx_packets += dev_.read32(reg::GPTC);
   totals_.rx_bytes += dev_.read32(reg::GORCL) | (uint64_t{dev_.read32(reg::GORCH)} << 32);
   totals_.tx_bytes += dev_.read32(reg::GOTCL) | (uint64_t{dev_.read32(reg::GOTCH)} << 32);
-  totals_.rx_dropped += dev_.read32(reg::MPC(0));
+  totals_.rx_dropped += dev_.read32(reg::MPC(0)) + dev_.read32(reg::ROC);
   return totals_;
 }
 

@@ -4,6 +4,7 @@
 // received frame moves to the application without a copy.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,8 @@ class Driver {
   void idle() const { dev_.idle(); }
 
   net::LinkState link() const;
+  // The port's address, as the EEPROM loaded it into receive address 0.
+  const std::array<uint8_t, 6>& mac() const { return mac_; }
   net::NetStats stats();   // accumulates the clear-on-read registers
   uint32_t rx_queues() const { return static_cast<uint32_t>(rx_.size()); }
 
@@ -65,6 +68,7 @@ class Driver {
   std::vector<RxRing> rx_;
   std::vector<TxRing> tx_;
   net::NetStats totals_{};
+  std::array<uint8_t, 6> mac_{};
 };
 
 }  // namespace rl::ixgbe

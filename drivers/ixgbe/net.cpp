@@ -25,9 +25,7 @@ class IxgbeNet final : public net::Net {
   }
   RpcResult<net::LinkState> link() override { return drv_->link(); }
   RpcResult<net::NetStats> stats() override { return drv_->stats(); }
-  RpcResult<std::array<uint8_t, 6>> mac_address() override {
-    return std::array<uint8_t, 6>{0x02, 0x52, 0x4c, 0x00, 0x00, 0x01};   // RAL/RAH reading: later
-  }
+  RpcResult<std::array<uint8_t, 6>> mac_address() override { return drv_->mac(); }
 
  private:
   std::unique_ptr<Driver> drv_;

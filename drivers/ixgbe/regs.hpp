@@ -30,11 +30,15 @@ inline constexpr uint32_t GORCL = 0x04088;
 inline constexpr uint32_t GORCH = 0x0408C;
 inline constexpr uint32_t GOTCL = 0x04090;
 inline constexpr uint32_t GOTCH = 0x04094;
+inline constexpr uint32_t ROC = 0x040A4;           // receive oversize count
 constexpr uint32_t MPC(uint32_t i) { return 0x03FA0 + 4 * i; }   // missed packets, per packet buffer
 constexpr uint32_t RXPBSIZE(uint32_t i) { return 0x03C00 + 4 * i; }
 constexpr uint32_t TXPBSIZE(uint32_t i) { return 0x0CC00 + 4 * i; }
 constexpr uint32_t RSSRK(uint32_t i) { return 0x05C80 + 4 * i; }  // 10 registers: the 40-byte key
 constexpr uint32_t RETA(uint32_t i) { return 0x05C00 + 4 * i; }   // 32 registers: 128 one-byte entries
+// Receive address filters: entry 0 holds the MAC the EEPROM loaded at reset.
+constexpr uint32_t RAL(uint32_t i) { return 0x0A200 + 8 * i; }
+constexpr uint32_t RAH(uint32_t i) { return 0x0A204 + 8 * i; }
 // Per RX queue (0..63).
 constexpr uint32_t RDBAL(uint32_t q) { return 0x01000 + 0x40 * q; }
 constexpr uint32_t RDBAH(uint32_t q) { return 0x01004 + 0x40 * q; }
@@ -68,6 +72,7 @@ inline constexpr uint32_t FCTRL_BAM = 1u << 10;              // broadcast accept
 inline constexpr uint32_t AUTOC_LMS_10G_SERIAL = 0x3u << 13;
 inline constexpr uint32_t AUTOC_AN_RESTART = 1u << 12;
 inline constexpr uint32_t LINKS_UP = 1u << 30;
+inline constexpr uint32_t RAH_AV = 1u << 31;                 // address valid
 inline constexpr uint32_t LINKS_SPEED_MASK = 0x3u << 28;
 inline constexpr uint32_t LINKS_SPEED_10G = 0x3u << 28;
 inline constexpr uint32_t RXDCTL_ENABLE = 1u << 25;

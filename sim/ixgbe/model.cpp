@@ -1,6 +1,7 @@
 // The simulated 82599: registers, then transmit, then receive and RSS.
 #include "sim/ixgbe/model.hpp"
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -15,21 +16,24 @@ namespace rl::sim {
 using namespace rl::ixgbe;
 
 namespace {
+constexpr uint32_t kMaxStandardFrame = 1518;   // without CRC, with one VLAN tag
+constexpr uint64_t kGeneratorBurst = 64;   // frames an unlimited generator offers per call
 // Pairs by name: the second port opened with wire=pair:NAME joins the first.
 std::mutex g_pairs_lock;
 std::map<std::string, IxgbeModel*>* g_pairs;
 
 bool is_stat(uint64_t off) {
   return off == reg::GPRC || off == reg::GPTC || off == reg::GORCL || off == reg::GORCH || off == reg::GOTCL ||
-         off == reg::GOTCH || (off >= reg::MPC(0) && off <= reg::MPC(7));
+         off == reg::GOTCH || off == reg::ROC || (off >= reg::MPC(0) && off <= reg::MPC(7));
 }
 }  // namespace
 
-IxgbeModel::IxgbeModel(Wire wire, std::string name, std::string pcap_in, std::string* error)
-    : wire_(wire), pair_(std::move(name)) {
+IxgbeModel::IxgbeModel(const IxgbeModelOptions& o, std::string* error) : wire_(o.wire), pair_(o.name) {
+  static std::atomic<uint8_t> ports{0};
+  mac_ = o.mac ? *o.mac : std::array<uint8_t, 6>{0x02, 0x52, 0x4c, 0x00, 0x00, static_cast<uint8_t>(++ports)};
   reset();
   char errbuf[PCAP_ERRBUF_SIZE] = "";
-  if (wire_ == Wire::Pcap) {
+  if (wire_ == IxgbeWire::Pcap) {
     pcap_t* p = pcap_open_dead(DLT_EN10MB, 65535);
     pcap_dumper_t* d = p ? pcap_dump_open(p, pair_.c_str()) : nullptr;
     if (!d) {
@@ -40,14 +44,16 @@ IxgbeModel::IxgbeModel(Wire wire, std::string name, std::string pcap_in, std::st
     pcap_out_ = p;
     dumper_ = d;
   }
-  if (!pcap_in.empty()) {
-    pcap_in_ = pcap_open_offline(pcap_in.c_str(), errbuf);
+  if (wire_ == IxgbeWire::Tap && !(tap_ = Tap::open(pair_, error))) return;
+  if (wire_ == IxgbeWire::Gen) gen_ = std::make_unique<Generator>(o.gen, mac_);
+  if (!o.pcap_in.empty()) {
+    pcap_in_ = pcap_open_offline(o.pcap_in.c_str(), errbuf);
     if (!pcap_in_) {
-      *error = "sim:ixgbe cannot read pcap file " + pcap_in + ": " + errbuf;
+      *error = "sim:ixgbe cannot read pcap file " + o.pcap_in + ": " + errbuf;
       return;
     }
   }
-  if (wire_ == Wire::Pair) {
+  if (wire_ == IxgbeWire::Pair) {
     std::lock_guard g(g_pairs_lock);
     if (!g_pairs) g_pairs = new std::map<std::string, IxgbeModel*>();
     auto it = g_pairs->find(pair_);
@@ -81,6 +87,9 @@ void IxgbeModel::reset() {
   regs_[reg::EEC] = EEC_ARD;
   regs_[reg::RDRXCTL] = RDRXCTL_DMAIDONE;
   regs_[reg::LINKS] = LINKS_UP | LINKS_SPEED_10G;
+  // The EEPROM's MAC address, loaded into receive address 0.
+  regs_[reg::RAL(0)] = uint32_t{mac_[0]} | uint32_t{mac_[1]} << 8 | uint32_t{mac_[2]} << 16 | uint32_t{mac_[3]} << 24;
+  regs_[reg::RAH(0)] = uint32_t{mac_[4]} | uint32_t{mac_[5]} << 8 | RAH_AV;
 }
 
 void IxgbeModel::function_reset() {
@@ -102,6 +111,7 @@ uint32_t IxgbeModel::mmio_read32(uint64_t off) {
 
 void IxgbeModel::mmio_write32(uint64_t off, uint32_t v) {
   std::vector<std::vector<uint8_t>> frames;
+  bool refilled = false;
   {
     std::lock_guard g(lock_);
     auto o = static_cast<uint32_t>(off);
@@ -110,9 +120,12 @@ void IxgbeModel::mmio_write32(uint64_t off, uint32_t v) {
     regs_[o] = v;
     if (o >= reg::TDT(0) && o <= reg::TDT(63) && (o - reg::TDT(0)) % 0x40 == 0)
       frames = transmit((o - reg::TDT(0)) / 0x40);
+    refilled = o >= reg::RDT(0) && o <= reg::RDT(63) && (o - reg::RDT(0)) % 0x40 == 0;
   }
   // Delivered outside our lock: two paired ports may transmit to each other at once.
   for (const auto& f : frames) send(f);
+  // A generator keeps the ring busy: it fills descriptors as soon as the driver returns them.
+  if (refilled && gen_) pull_inputs(true);
 }
 
 uint8_t* IxgbeModel::dma(uint64_t addr, uint64_t len) const {
@@ -130,7 +143,7 @@ void IxgbeModel::driver_bug(const std::string& what) {
 
 std::vector<std::vector<uint8_t>> IxgbeModel::transmit(uint32_t q) {
   std::vector<std::vector<uint8_t>> out;
-  if (!(get(reg::DMATXCTL) & DMATXCTL_TE) || !(get(reg::TXDCTL(q)) & TXDCTL_ENABLE)) return out;
+  if (tx_paused_ || !(get(reg::DMATXCTL) & DMATXCTL_TE) || !(get(reg::TXDCTL(q)) & TXDCTL_ENABLE)) return out;
   uint64_t base = get(reg::TDBAL(q)) | (uint64_t{get(reg::TDBAH(q))} << 32);
   uint32_t n = get(reg::TDLEN(q)) / sizeof(TxDesc);
   if (n == 0) return out;
@@ -166,15 +179,32 @@ std::vector<std::vector<uint8_t>> IxgbeModel::transmit(uint32_t q) {
   return out;
 }
 
+void IxgbeModel::pause_transmit(bool paused) {
+  std::vector<std::vector<uint8_t>> frames;
+  {
+    std::lock_guard g(lock_);
+    tx_paused_ = paused;
+    for (uint32_t q = 0; q < 64 && !paused; ++q) {   // resumed: what was queued goes out
+      auto f = transmit(q);
+      frames.insert(frames.end(), std::make_move_iterator(f.begin()), std::make_move_iterator(f.end()));
+    }
+  }
+  for (const auto& f : frames) send(f);
+}
+
 void IxgbeModel::send(const std::vector<uint8_t>& frame) {
   std::lock_guard g(g_pairs_lock);   // the peer cannot go away while we deliver
   switch (wire_) {
-    case Wire::Loopback: receive(frame.data(), static_cast<uint32_t>(frame.size())); break;
-    case Wire::Pair:
+    case IxgbeWire::Loopback: receive(frame.data(), static_cast<uint32_t>(frame.size())); break;
+    case IxgbeWire::Pair:
       if (peer_) peer_->receive(frame.data(), static_cast<uint32_t>(frame.size()));
       break;
-    case Wire::Sink: ++sunk_; break;
-    case Wire::Pcap: {
+    case IxgbeWire::Sink:
+    case IxgbeWire::Gen: ++sunk_; break;
+    case IxgbeWire::Tap:
+      if (!tap_->write(frame.data(), frame.size())) ++sunk_;   // the interface is down: lost, as on a cable
+      break;
+    case IxgbeWire::Pcap: {
       pcap_pkthdr h{};
       gettimeofday(&h.ts, nullptr);
       h.caplen = h.len = static_cast<bpf_u_int32>(frame.size());
@@ -185,19 +215,51 @@ void IxgbeModel::send(const std::vector<uint8_t>& frame) {
   }
 }
 
-void IxgbeModel::idle() {
-  if (!pcap_in_) return;
-  // A frame is read only when a descriptor can take it: none is lost to a full ring.
-  for (int i = 0; i < 32; ++i) {
-    {
-      std::lock_guard g(lock_);
-      uint32_t n = get(reg::RDLEN(0)) / sizeof(RxDesc);
-      if (n == 0 || get(reg::RDH(0)) == get(reg::RDT(0)) % n) return;
+void IxgbeModel::idle() { pull_inputs(false); }
+
+void IxgbeModel::pull_inputs(bool generator_only) {
+  std::unique_lock in(input_lock_, std::try_to_lock);
+  if (!in.owns_lock()) return;   // another thread is feeding the port
+  // A frame read from a file or the TAP waits in pending_ until a descriptor
+  // takes it: none is lost to a full ring.
+  auto offer_pending = [this] {
+    Delivery d = deliver(pending_.data(), static_cast<uint32_t>(pending_.size()));
+    if (d == Delivery::NoDescriptor) return false;
+    pending_.clear();
+    return true;
+  };
+  if (!generator_only) {
+    for (int i = 0; i < 32 && (pcap_in_ || tap_); ++i) {
+      if (pending_.empty()) {
+        if (pcap_in_) {
+          pcap_pkthdr* h = nullptr;
+          const u_char* data = nullptr;
+          if (pcap_next_ex(static_cast<pcap_t*>(pcap_in_), &h, &data) == 1) pending_.assign(data, data + h->caplen);
+        }
+        if (pending_.empty() && tap_) {
+          pending_.resize(2048);
+          pending_.resize(tap_->read(pending_.data(), pending_.size()));
+        }
+        if (pending_.empty()) break;
+      }
+      if (!offer_pending()) return;
     }
-    pcap_pkthdr* h = nullptr;
-    const u_char* data = nullptr;
-    if (pcap_next_ex(static_cast<pcap_t*>(pcap_in_), &h, &data) != 1) return;   // end of file
-    receive(data, h->caplen);
+  }
+  if (!gen_) return;
+  uint8_t frame[2048];
+  if (gen_->rate_limited()) {
+    // A wire at a fixed rate: frames due while no descriptor is free are missed (MPC).
+    uint64_t due = gen_->due(0);
+    for (uint64_t i = 0; i < due && i < 4096; ++i) receive(frame, gen_->next(frame));
+    return;
+  }
+  // As fast as the port takes them: stop at the first full ring, keeping the frame.
+  for (uint64_t due = gen_->due(kGeneratorBurst); due > 0; --due) {
+    if (pending_.empty()) {
+      uint16_t len = gen_->next(frame);
+      pending_.assign(frame, frame + len);
+    }
+    if (!offer_pending()) return;
   }
 }
 
@@ -245,7 +307,20 @@ int IxgbeModel::rss_queue(const uint8_t* f, uint32_t len, uint32_t* hash_out) co
 }
 
 bool IxgbeModel::receive(const uint8_t* frame, uint32_t len) {
+  Delivery d = deliver(frame, len);
+  if (d == Delivery::NoDescriptor) {   // dropped and counted (SRRCTL.DROP_EN)
+    std::lock_guard g(lock_);
+    regs_[reg::MPC(0)] += 1;
+  }
+  return d == Delivery::Delivered;
+}
+
+IxgbeModel::Delivery IxgbeModel::deliver(const uint8_t* frame, uint32_t len) {
   std::lock_guard g(lock_);
+  if (len > kMaxStandardFrame) {   // no jumbo frames (HLREG0.JUMBOEN clear): dropped, counted in ROC
+    regs_[reg::ROC] += 1;
+    return Delivery::Refused;
+  }
   uint32_t hash = 0;
   int rss = rss_queue(frame, len, &hash);
   uint32_t q = rss < 0 ? 0 : static_cast<uint32_t>(rss);
@@ -253,14 +328,11 @@ bool IxgbeModel::receive(const uint8_t* frame, uint32_t len) {
   uint32_t n = get(reg::RDLEN(q)) / sizeof(RxDesc);
   uint32_t head = get(reg::RDH(q)), tail = get(reg::RDT(q));
   bool enabled = (get(reg::RXCTRL) & RXCTRL_RXEN) && (get(reg::RXDCTL(q)) & RXDCTL_ENABLE) && n > 0;
-  if (!enabled || head == tail % n) {   // no descriptor: dropped and counted (SRRCTL.DROP_EN)
-    regs_[reg::MPC(0)] += 1;
-    return false;
-  }
+  if (!enabled || head == tail % n) return Delivery::NoDescriptor;
   auto* ring = reinterpret_cast<RxDesc*>(dma(base, uint64_t{n} * sizeof(RxDesc)));
   if (!ring) {
     driver_bug("RX ring of queue " + std::to_string(q) + " is outside DMA memory");
-    return false;
+    return Delivery::Refused;
   }
   RxDesc& d = ring[head];
   uint32_t bsize = (get(reg::SRRCTL(q)) & 0x1F) * 1024;
@@ -269,7 +341,7 @@ bool IxgbeModel::receive(const uint8_t* frame, uint32_t len) {
     driver_bug("RX descriptor " + std::to_string(head) + " of queue " + std::to_string(q) +
                (buf ? " has a buffer smaller than the frame" : " points outside DMA memory"));
     regs_[reg::MPC(0)] += 1;
-    return false;
+    return Delivery::Refused;
   }
   std::memcpy(buf, frame, len);
   // Write-back: the status word last (the driver polls on DD).
@@ -280,7 +352,7 @@ bool IxgbeModel::receive(const uint8_t* frame, uint32_t len) {
   uint64_t octets = (uint64_t{get(reg::GORCH)} << 32 | get(reg::GORCL)) + len + 4;
   regs_[reg::GORCL] = static_cast<uint32_t>(octets);
   regs_[reg::GORCH] = static_cast<uint32_t>(octets >> 32);
-  return true;
+  return Delivery::Delivered;
 }
 
 }  // namespace rl::sim

@@ -42,6 +42,7 @@ inline void note_assigned(const void* where, Meta* m) noexcept {
 }
 template <class T> void mark_contained(T& v) noexcept;
 struct RRefAccess;
+template <class T> struct is_rref : std::false_type {};
 }  // namespace detail
 
 template <class T>
@@ -121,6 +122,13 @@ class RRef {
   detail::Meta* m_ = nullptr;
 };
 
+namespace detail {
+// Moves `src` into the empty `dst` and gives the object to `owner`.
+template <class T> void move_into_empty(RRef<T>& dst, RRef<T>& src, uint32_t owner) noexcept;
+// RRef::reset() kept out of hot loops, where the handle is rarely full.
+template <class T> [[gnu::noinline, gnu::cold]] void release_out_of_line(RRef<T>& r) noexcept { r.reset(); }
+}  // namespace detail
+
 // A fixed-size array of exchangeable values in the shared heap.
 template <class T, std::size_t N>
 class RRefArray {
@@ -181,7 +189,7 @@ class RRefDeque {
   bool push_back(T& v) noexcept {
     Ring& r = *ring_;
     if (r.len == N) return false;
-    r.slots[(r.head + r.len) & (N - 1)] = std::move(v);
+    move_in(r.slots[(r.head + r.len) & (N - 1)], v);
     ++r.len;
     return true;
   }
@@ -193,15 +201,62 @@ class RRefDeque {
   bool pop_front(T& out) noexcept {
     Ring& r = *ring_;
     if (r.len == 0) return false;
-    out = std::move(r.slots[r.head]);
+    move_out(out, r.slots[r.head], detail::in_shared_heap(&out) ? detail::kOwnerContained : detail::current_domain_id());
     r.head = (r.head + 1) & (N - 1);
     --r.len;
     return true;
   }
 
+  // Bursts, as rte_ring_enqueue_burst/dequeue_burst: move up to `n` values
+  // from `from` (to `to`) and return how many moved.  The loop keeps the
+  // ring's indices and the caller's domain in registers.
+  std::size_t push_back_burst(T* from, std::size_t n) noexcept {
+    Ring& r = *ring_;
+    uint32_t len = r.len, head = r.head;
+    std::size_t k = n < N - len ? n : N - len;
+    std::size_t first = (head + len) & (N - 1), run = k < N - first ? k : N - first;   // up to the wrap
+    T* slot = r.slots.data() + first;
+    for (std::size_t i = 0; i < run; ++i) move_in(slot[i], from[i]);
+    for (std::size_t i = run; i < k; ++i) move_in(r.slots[i - run], from[i]);
+    r.len = static_cast<uint32_t>(len + k);
+    return k;
+  }
+  std::size_t pop_front_burst(T* to, std::size_t n) noexcept {
+    Ring& r = *ring_;
+    uint32_t len = r.len, head = r.head;
+    std::size_t k = n < len ? n : len;
+    uint32_t owner = detail::kOwnerContained;
+    if constexpr (detail::is_rref<T>::value) {
+      if (!detail::in_shared_heap(to)) owner = detail::current_domain_id();
+    }
+    std::size_t run = k < N - head ? k : N - head;
+    T* slot = r.slots.data() + head;
+    for (std::size_t i = 0; i < run; ++i) move_out(to[i], slot[i], owner);
+    for (std::size_t i = run; i < k; ++i) move_out(to[i], r.slots[i - run], owner);
+    r.head = static_cast<uint32_t>((head + k) & (N - 1));
+    r.len = static_cast<uint32_t>(len - k);
+    return k;
+  }
+
  private:
   friend struct detail::RRefAccess;
   RRefDeque(RRef<Ring> r, int) noexcept : ring_(std::move(r)) {}
+  // Slots outside [head, head + len) are always empty, so an RRef moves in
+  // without releasing anything and becomes contained (one store); one moving
+  // out goes to `owner`: the caller's domain, or still contained when `out`
+  // is itself in the shared heap.
+  static void move_in(T& slot, T& v) noexcept {
+    if constexpr (detail::is_rref<T>::value) detail::move_into_empty(slot, v, detail::kOwnerContained);
+    else slot = std::move(v);
+  }
+  static void move_out(T& out, T& slot, uint32_t owner) noexcept {
+    if constexpr (detail::is_rref<T>::value) {
+      if (__builtin_expect(static_cast<bool>(out), 0)) detail::release_out_of_line(out);
+      detail::move_into_empty(out, slot, owner);
+    } else {
+      out = std::move(slot);
+    }
+  }
   RRef<Ring> ring_;
 };
 
@@ -233,12 +288,27 @@ void for_each_rref(T& v, Fn&& fn) noexcept;
 }  // namespace detail
 
 namespace detail {
-// Proxies reach the metadata through here; nothing else needs to.
+template <class T> struct is_rref<RRef<T>> : std::true_type {};
+
+// Proxies and the containers reach the handles' insides through here.
 struct RRefAccess {
+  template <class T>
+  static void move_into_empty(RRef<T>& dst, RRef<T>& src, uint32_t owner) noexcept {
+    dst.p_ = src.p_;
+    dst.m_ = src.m_;
+    src.p_ = nullptr;
+    src.m_ = nullptr;
+    if (dst.m_) dst.m_->owner.store(owner, std::memory_order_relaxed);
+  }
   template <class T> static Meta* meta(const RRef<T>& r) noexcept { return r.m_; }
   template <class T, std::size_t N> static Meta* meta(const RRefArray<T, N>& r) noexcept { return r.arr_.m_; }
   template <class T, std::size_t N> static Meta* meta(const RRefDeque<T, N>& r) noexcept { return r.ring_.m_; }
 };
+
+template <class T>
+void move_into_empty(RRef<T>& dst, RRef<T>& src, uint32_t owner) noexcept {
+  RRefAccess::move_into_empty(dst, src, owner);
+}
 
 template <class T, class Fn>
 void for_each_rref(T& v, Fn&& fn) noexcept {

@@ -2,6 +2,8 @@
 // ownership marks, containment.  Crossing domains is tested in test_domains.
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "libredleaf/cross_call.hpp"
 #include "libredleaf/rref.hpp"
 #include "libredleaf/shared_heap.hpp"
@@ -78,6 +80,47 @@ TEST(RRefDeque, IsABoundedFifoOfContainedRRefs) {
     EXPECT_EQ(q.size(), 3u);
   }
   EXPECT_EQ(rl::shared_heap_stats().objects_in_use, before.objects_in_use);
+}
+
+// Bursts keep FIFO order across the ring's wrap, move ownership like single
+// pushes and pops, and free what a full destination handle held.
+TEST(RRefDeque, BurstsMoveInOrderAcrossTheWrapWithOwnership) {
+  auto before = rl::shared_heap_stats();
+  {
+    auto q = rl::RRefDeque<rl::RRef<Packet>, 8>::make();
+    std::array<rl::RRef<Packet>, 6> in, out;
+    uint16_t next_in = 0, next_out = 0;
+    for (int round = 0; round < 5; ++round) {   // 6 in, 6 out over 8 slots: every offset wraps
+      for (auto& p : in) {
+        p = rl::RRef<Packet>::make();
+        p->len = next_in++;
+      }
+      ASSERT_EQ(q.push_back_burst(in.data(), 6), 6u);
+      for (auto& p : in) EXPECT_FALSE(p) << "moved into the deque";
+      EXPECT_EQ(q[0].owner(), rl::detail::kOwnerContained);
+      ASSERT_EQ(q.pop_front_burst(out.data(), 6), 6u);
+      for (auto& p : out) {
+        ASSERT_TRUE(p);
+        EXPECT_EQ(p->len, next_out++);
+        EXPECT_EQ(p.owner(), 0u) << "popped into this domain's hands";
+      }
+    }
+    for (auto& p : in) p = rl::RRef<Packet>::make();
+    EXPECT_EQ(q.push_back_burst(in.data(), 6), 6u);
+    for (auto& p : in) p = rl::RRef<Packet>::make();
+    EXPECT_EQ(q.push_back_burst(in.data(), 6), 2u) << "only what fits moves";
+    EXPECT_FALSE(in[1]);
+    EXPECT_TRUE(in[2]) << "the rest stays with the caller";
+    EXPECT_EQ(q.pop_front_burst(out.data(), 6), 6u) << "the previous contents of `out` are released";
+    EXPECT_EQ(q.pop_front_burst(out.data(), 6), 2u);
+    EXPECT_EQ(q.pop_front_burst(out.data(), 6), 0u) << "empty";
+    // Popped into shared-heap memory, a handle stays contained.
+    auto holder = rl::RRef<std::array<rl::RRef<Packet>, 2>>::make();
+    ASSERT_EQ(q.push_back_burst(out.data(), 2), 2u);
+    ASSERT_EQ(q.pop_front_burst(holder->data(), 2), 2u);
+    EXPECT_EQ((*holder)[0].owner(), rl::detail::kOwnerContained);
+  }
+  EXPECT_EQ(rl::shared_heap_stats().objects_in_use, before.objects_in_use) << "nothing leaked or freed twice";
 }
 
 TEST(RRef, GiveMovesOwnershipOfEveryRRefInAValue) {

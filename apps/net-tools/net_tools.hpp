@@ -25,6 +25,7 @@ struct NetOptions {
   uint16_t size = 60;
   bool domain = false;   // --through domain: the driver runs in ixgbe.so
   uint32_t ip = 0;       // --ip A.B.C.D (rl-responder), host byte order
+  bool mac_mode = false; // --mode mac (rl-fwd): answer each frame's sender from the port's address
 };
 
 [[noreturn]] inline void usage(const char* prog, const char* why) {
@@ -32,7 +33,7 @@ struct NetOptions {
   fprintf(stderr,
           "usage: %s [--device sim:ixgbe,wire=loopback|pair:NAME|sink|pcap:FILE|tap:IFNAME|gen:...|ADDR]\n"
           "          [--batch 1..32] [--queues 1..16] [--time SECONDS] [--size 60..1514]\n"
-          "          [--through direct|domain] [--ip A.B.C.D (rl-responder)]\n"
+          "          [--through direct|domain] [--ip A.B.C.D (rl-responder)] [--mode io|mac (rl-fwd)]\n"
           "  wire=gen[:size=N|MIN-MAX][:flows=N][:rate=MPPS][:count=N] generates UDP frames to the port\n",
           prog);
   std::exit(why ? 2 : 0);
@@ -60,7 +61,10 @@ inline NetOptions parse_net_options(int argc, char** argv) {
     else if (a == "--queues") o.queues = static_cast<uint32_t>(num("--queues", v, 1, 16));
     else if (a == "--time") o.seconds = static_cast<double>(num("--time", v, 1, 3600));
     else if (a == "--size") o.size = static_cast<uint16_t>(num("--size", v, 60, 1514));
-    else if (a == "--ip") {
+    else if (a == "--mode") {
+      if (std::string(v) != "io" && std::string(v) != "mac") usage(argv[0], "--mode: expected io or mac");
+      o.mac_mode = std::string(v) == "mac";
+    } else if (a == "--ip") {
       in_addr addr{};
       if (inet_pton(AF_INET, v, &addr) != 1) usage(argv[0], (std::string("--ip ") + v + ": expected A.B.C.D").c_str());
       o.ip = ntohl(addr.s_addr);

@@ -1,6 +1,7 @@
 // The simulated 82599: registers, then transmit, then receive and RSS.
 #include "sim/ixgbe/model.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -82,14 +83,14 @@ IxgbeModel::~IxgbeModel() {
 // 4.6.3.2: a global reset clears everything; the EEPROM auto-read and the DMA
 // initialization complete at once here, and the link comes up at 10 Gb/s.
 void IxgbeModel::reset() {
-  regs_.clear();
+  std::fill(regs_.begin(), regs_.end(), 0u);
   for (auto& p : partial_) p.clear();
-  regs_[reg::EEC] = EEC_ARD;
-  regs_[reg::RDRXCTL] = RDRXCTL_DMAIDONE;
-  regs_[reg::LINKS] = LINKS_UP | LINKS_SPEED_10G;
+  reg_at(reg::EEC) = EEC_ARD;
+  reg_at(reg::RDRXCTL) = RDRXCTL_DMAIDONE;
+  reg_at(reg::LINKS) = LINKS_UP | LINKS_SPEED_10G;
   // The EEPROM's MAC address, loaded into receive address 0.
-  regs_[reg::RAL(0)] = uint32_t{mac_[0]} | uint32_t{mac_[1]} << 8 | uint32_t{mac_[2]} << 16 | uint32_t{mac_[3]} << 24;
-  regs_[reg::RAH(0)] = uint32_t{mac_[4]} | uint32_t{mac_[5]} << 8 | RAH_AV;
+  reg_at(reg::RAL(0)) = uint32_t{mac_[0]} | uint32_t{mac_[1]} << 8 | uint32_t{mac_[2]} << 16 | uint32_t{mac_[3]} << 24;
+  reg_at(reg::RAH(0)) = uint32_t{mac_[4]} | uint32_t{mac_[5]} << 8 | RAH_AV;
 }
 
 void IxgbeModel::function_reset() {
@@ -97,15 +98,19 @@ void IxgbeModel::function_reset() {
   reset();
 }
 
+uint32_t& IxgbeModel::reg_at(uint32_t off) {
+  static thread_local uint32_t beyond_bar;   // writes past BAR0's registers go nowhere
+  return off / 4 < regs_.size() ? regs_[off / 4] : beyond_bar;
+}
+
 uint32_t IxgbeModel::get(uint32_t off) const {
-  auto it = regs_.find(off);
-  return it == regs_.end() ? 0 : it->second;
+  return off / 4 < regs_.size() ? regs_[off / 4] : 0;
 }
 
 uint32_t IxgbeModel::mmio_read32(uint64_t off) {
   std::lock_guard g(lock_);
   uint32_t v = get(static_cast<uint32_t>(off));
-  if (is_stat(off)) regs_[static_cast<uint32_t>(off)] = 0;   // statistics clear on read
+  if (is_stat(off)) reg_at(static_cast<uint32_t>(off)) = 0;   // statistics clear on read
   return v;
 }
 
@@ -117,7 +122,7 @@ void IxgbeModel::mmio_write32(uint64_t off, uint32_t v) {
     auto o = static_cast<uint32_t>(off);
     if (o == reg::CTRL && (v & CTRL_RST)) return reset();   // self-clearing
     if (o == reg::EIMC) return;
-    regs_[o] = v;
+    reg_at(o) = v;
     if (o >= reg::TDT(0) && o <= reg::TDT(63) && (o - reg::TDT(0)) % 0x40 == 0)
       frames = transmit((o - reg::TDT(0)) / 0x40);
     refilled = o >= reg::RDT(0) && o <= reg::RDT(63) && (o - reg::RDT(0)) % 0x40 == 0;
@@ -163,10 +168,10 @@ std::vector<std::vector<uint8_t>> IxgbeModel::transmit(uint32_t q) {
       partial_[q].insert(partial_[q].end(), buf, buf + len);
       if (cmd & TXD_DCMD_EOP) {
         out.push_back(partial_[q]);
-        regs_[reg::GPTC] += 1;
+        reg_at(reg::GPTC) += 1;
         uint64_t octets = (uint64_t{get(reg::GOTCH)} << 32 | get(reg::GOTCL)) + partial_[q].size() + 4;   // + CRC
-        regs_[reg::GOTCL] = static_cast<uint32_t>(octets);
-        regs_[reg::GOTCH] = static_cast<uint32_t>(octets >> 32);
+        reg_at(reg::GOTCL) = static_cast<uint32_t>(octets);
+        reg_at(reg::GOTCH) = static_cast<uint32_t>(octets >> 32);
         partial_[q].clear();
       }
     } else {
@@ -175,7 +180,7 @@ std::vector<std::vector<uint8_t>> IxgbeModel::transmit(uint32_t q) {
     d.qw1 = uint64_t{TXD_STAT_DD} << 32;   // write-back: done
     head = (head + 1) % n;
   }
-  regs_[reg::TDH(q)] = head;
+  reg_at(reg::TDH(q)) = head;
   return out;
 }
 
@@ -310,7 +315,7 @@ bool IxgbeModel::receive(const uint8_t* frame, uint32_t len) {
   Delivery d = deliver(frame, len);
   if (d == Delivery::NoDescriptor) {   // dropped and counted (SRRCTL.DROP_EN)
     std::lock_guard g(lock_);
-    regs_[reg::MPC(0)] += 1;
+    reg_at(reg::MPC(0)) += 1;
   }
   return d == Delivery::Delivered;
 }
@@ -318,7 +323,7 @@ bool IxgbeModel::receive(const uint8_t* frame, uint32_t len) {
 IxgbeModel::Delivery IxgbeModel::deliver(const uint8_t* frame, uint32_t len) {
   std::lock_guard g(lock_);
   if (len > kMaxStandardFrame) {   // no jumbo frames (HLREG0.JUMBOEN clear): dropped, counted in ROC
-    regs_[reg::ROC] += 1;
+    reg_at(reg::ROC) += 1;
     return Delivery::Refused;
   }
   uint32_t hash = 0;
@@ -340,18 +345,18 @@ IxgbeModel::Delivery IxgbeModel::deliver(const uint8_t* frame, uint32_t len) {
   if (!buf || len > bsize) {
     driver_bug("RX descriptor " + std::to_string(head) + " of queue " + std::to_string(q) +
                (buf ? " has a buffer smaller than the frame" : " points outside DMA memory"));
-    regs_[reg::MPC(0)] += 1;
+    reg_at(reg::MPC(0)) += 1;
     return Delivery::Refused;
   }
   std::memcpy(buf, frame, len);
   // Write-back: the status word last (the driver polls on DD).
   d.qw0 = uint64_t{hash} << 32;
   __atomic_store_n(&d.qw1, rxd_writeback_qw1(RXD_STAT_DD | RXD_STAT_EOP, static_cast<uint16_t>(len)), __ATOMIC_RELEASE);
-  regs_[reg::RDH(q)] = (head + 1) % n;
-  regs_[reg::GPRC] += 1;
+  reg_at(reg::RDH(q)) = (head + 1) % n;
+  reg_at(reg::GPRC) += 1;
   uint64_t octets = (uint64_t{get(reg::GORCH)} << 32 | get(reg::GORCL)) + len + 4;
-  regs_[reg::GORCL] = static_cast<uint32_t>(octets);
-  regs_[reg::GORCH] = static_cast<uint32_t>(octets >> 32);
+  reg_at(reg::GORCL) = static_cast<uint32_t>(octets);
+  reg_at(reg::GORCH) = static_cast<uint32_t>(octets >> 32);
   return Delivery::Delivered;
 }
 

@@ -17,7 +17,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "drivers/ixgbe/regs.hpp"
@@ -39,6 +38,7 @@ struct IxgbeModelOptions {
 
 class IxgbeModel final : public pci::Model {
  public:
+  static constexpr uint32_t kRegisterBytes = 0x20000;   // the 82599's 128 KiB register space
   IxgbeModel(const IxgbeModelOptions& options, std::string* error);
   ~IxgbeModel() override;
 
@@ -77,6 +77,7 @@ class IxgbeModel final : public pci::Model {
   std::vector<std::vector<uint8_t>> transmit(uint32_t q);
   void send(const std::vector<uint8_t>& frame);
   uint32_t get(uint32_t off) const;
+  uint32_t& reg_at(uint32_t off);
   uint8_t* dma(uint64_t addr, uint64_t len) const;
   void driver_bug(const std::string& what);
 
@@ -88,7 +89,7 @@ class IxgbeModel final : public pci::Model {
   std::vector<uint8_t> pending_;   // an input frame waiting for a descriptor
   std::mutex input_lock_;          // one thread reads the inputs at a time
   IxgbeModel* peer_ = nullptr;
-  std::unordered_map<uint32_t, uint32_t> regs_;
+  std::vector<uint32_t> regs_ = std::vector<uint32_t>(kRegisterBytes / 4);   // BAR0's registers, flat
   std::array<std::vector<uint8_t>, 64> partial_;   // TX frames spanning descriptors
   void* pcap_out_ = nullptr;   // pcap_t* and pcap_dumper_t* (libpcap), kept out of this header
   void* dumper_ = nullptr;

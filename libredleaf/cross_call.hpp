@@ -141,6 +141,7 @@ template <class F>
 #endif
   fr.prev = t.top;
   t.top = &fr;
+  ++t.calls;
   std::atomic_signal_fence(std::memory_order_seq_cst);
 
   CallBox<R, std::remove_reference_t<F>> box;

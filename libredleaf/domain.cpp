@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cross_call.hpp"
+#include "detail/injection.hpp"
 #include "detail/log.hpp"
 #include "detail/threads.hpp"
 #include "shared_heap.hpp"
@@ -212,9 +213,11 @@ bool Domain::mark_failed(FailureCause cause, const char* message) noexcept {
   return true;
 }
 
-bool Domain::kill() {
+bool Domain::kill() { return kill(FailureCause::Killed, "killed"); }
+
+bool Domain::kill(FailureCause cause, const char* message) {
   TrustedScope trusted;
-  if (!mark_failed(FailureCause::Killed, "killed")) return false;
+  if (!mark_failed(cause, message)) return false;
   reclaim();
   return true;
 }

@@ -2,6 +2,7 @@
 // restart, unload, and what happened to them (design.md §2).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -12,6 +13,7 @@
 
 #include "detail/domain_core.hpp"
 #include "domain_abi.hpp"
+#include "inject.hpp"
 #include "rpc_result.hpp"
 
 namespace rl {
@@ -20,6 +22,7 @@ enum class DomainState : uint8_t { Live, Failed, Reclaimed, Unloaded };
 enum class FailureCause : uint8_t {
   None, Segfault, BusError, FloatingPoint, IllegalInstruction, StackOverflow,
   Exception, Panic, Killed,
+  Hang,   // the watchdog saw a call make no progress for longer than the call timeout
 };
 const char* to_string(DomainState s) noexcept;
 const char* to_string(FailureCause c) noexcept;
@@ -62,6 +65,21 @@ class Domain {
   // Fails the domain from outside, as if it had crashed: threads inside are
   // unwound, its heaps reclaimed.  Returns false if it was not alive.
   bool kill();
+  bool kill(FailureCause cause, const char* message);
+
+  // ---- crash injection (inject.hpp); plans survive restarts ---------------
+  void inject(const InjectionPlan& plan);       // replaces the plan
+  void inject_next(FaultKind kind);             // the next call fails so
+  // Each time the process receives `signo` (e.g. SIGUSR1), the next call
+  // into this domain fails with `kind`: `kill -USR1 <pid>` from a shell.
+  void inject_on_signal(int signo, FaultKind kind);
+  void stop_injecting();                        // the plan and anything pending
+  uint64_t faults_injected() const noexcept;
+  // A call that stays in this domain longer than `limit` without making a
+  // cross-domain call of its own is a hang: the watchdog kills the domain
+  // (FailureCause::Hang).  0 turns it off.  Domain-spawned threads are exempt.
+  void set_call_timeout(std::chrono::microseconds limit);
+  std::chrono::microseconds call_timeout() const noexcept;
   // Recreates a failed domain from its factory and init arguments.
   // Returns DomainFailed if the factory itself fails, InvalidArgument if the
   // domain is alive or unloaded.
@@ -86,6 +104,10 @@ class Domain {
   // objects.  Idempotent; runs once per failure.
   void reclaim();
   void register_tcache(unsigned tcache);
+  // At an injection point: whether this call fails, and how (inject.cpp).
+  bool should_fail(uint32_t method, FaultKind* kind) noexcept;
+  void commit_fault(FaultKind kind);
+  void inject_signalled(int signo) noexcept;   // from the signal handler
   void thread_started();
   void thread_finished();
 
@@ -118,6 +140,11 @@ class Domain {
   uint64_t restarts_ = 0;
   uint64_t first_incarnation_ = 0;   // slots are reused: life keeps counting across domains
   std::atomic<uint64_t> reclaimed_objects_{0};
+  // Crash injection and the watchdog (inject.cpp).
+  struct Injection;
+  Injection& injection();
+  std::unique_ptr<Injection> injection_;
+  std::atomic<uint64_t> call_timeout_us_{0};
 };
 
 }  // namespace rl

@@ -41,6 +41,7 @@ const char* to_string(FailureCause c) noexcept {
     case FailureCause::Exception: return "uncaught exception";
     case FailureCause::Panic: return "panic";
     case FailureCause::Killed: return "killed";
+    case FailureCause::Hang: return "hang (watchdog)";
   }
   return "unknown";
 }

@@ -347,6 +347,7 @@ bool spawn(void (*fn)(void*), void* arg) noexcept {
     dom->thread_started();
     std::thread([a, dom] {
       thread_init();
+      tls.domain_thread = true;   // lives inside the domain: not a hung call
       if (a.core->life.load() == a.life) {
         auto r = cross_call(a.core, [&]() -> RpcResult<void> {
           a.fn(a.arg);

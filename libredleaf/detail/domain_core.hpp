@@ -19,6 +19,7 @@ struct alignas(64) DomainCore {
   unsigned arena = 0;                 // jemalloc arena of the private heap
   std::atomic<bool> unloaded{false};  // calls get DomainUnloaded instead of DomainFailed
   std::atomic<int> proxies{0};        // live proxies: the slot is reused only at zero
+  std::atomic<uint32_t> inject{0};    // nonzero: calls ask the runtime whether to fail here (inject.hpp)
   // Executable ranges of the domain's .so: a fault or kill signal whose PC
   // lies here is the domain's own code, safe to unwind.
   uintptr_t code_lo[kMaxCodeRanges] = {};
@@ -31,6 +32,9 @@ struct alignas(64) DomainCore {
     return false;
   }
 };
+
+// A generated proxy calls this, inside the callee, when `inject` is set.
+void inject_point(DomainCore* core, uint32_t method);
 
 // Slot 0 is unused (id 0 is trusted code, g_trusted_core).
 extern DomainCore g_cores[kMaxDomains];

@@ -54,6 +54,8 @@ struct ThreadState {
   Frame* top = nullptr;
   bool ready = false;              // registered, signal stack installed
   bool cancel_point = false;       // inside rl::sleep_for and friends: safe to unwind
+  bool domain_thread = false;      // spawned by a domain: lives inside it (the watchdog ignores it)
+  uint64_t calls = 0;              // cross-domain calls made: the watchdog sees progress
   unsigned long pthread = 0;       // pthread_t, for the unwind signal
   void* sigstack = nullptr;        // this thread's sigaltstack
   std::size_t sigstack_size = 0;

@@ -78,6 +78,9 @@ void emit_proxy(std::ostringstream& o, const Interface& i) {
       << "      if (!i) [[unlikely]] return not_ready<" << m.result << ">();\n";
     for (const Param& p : m.params)
       if (p.holds_rref) o << "      ::rl::detail::give(" << p.name << ", core_->id);\n";
+    o << "      if (core_->inject.load(std::memory_order_relaxed)) [[unlikely]]\n"
+      << "        ::rl::detail::inject_point(core_, static_cast<uint32_t>(::rl::InterfaceTraits<" << i.name
+      << ">::Method::" << m.name << "));\n";
     o << "      return i->" << m.name << "(" << args_forward(m) << ");\n    });\n";
     if (m.result_holds_rref)
       o << "    if (r.ok()) ::rl::detail::give(r.value(), ::rl::detail::current_domain_id());\n    return r;\n";

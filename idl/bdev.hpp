@@ -71,7 +71,8 @@ class RL_INTERFACE BlockQueue {
   RL_IDEMPOTENT virtual RpcResult<QueueStats> stats() = 0;
 };
 
-// An NVMe namespace: both the simple and the batched interface.
+// An NVMe namespace: both the simple and the batched interface.  membdev
+// implements it too, so one shadow and one workload serve both.
 class RL_INTERFACE NvmeBDev : public BDev {
  public:
   RL_BATCHED virtual RpcResult<BlkBatch> submit_and_poll(BlkBatch submit) = 0;
@@ -86,5 +87,13 @@ struct NvmeInit {
 // The NVMe driver domain (drivers/nvme): fails to load, with the reason, if
 // the device cannot be brought up.
 RL_FACTORY NvmeBDev* create_nvme(const NvmeInit& init);
+
+struct MemBDevInit {
+  pci::DeviceRef device;   // a RAM device: rl::pci::attach(rl::pci::open("sim:ram,blocks=N"))
+};
+// An in-memory block device driver (domains/membdev), as in RedLeaf's
+// recovery experiment: its storage is the device's memory BAR, so a crash
+// of the driver loses no acknowledged write.
+RL_FACTORY NvmeBDev* create_membdev(const MemBDevInit& init);
 
 }  // namespace rl::blk

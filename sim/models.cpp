@@ -8,6 +8,7 @@
 
 #include "sim/ixgbe/model.hpp"
 #include "sim/nvme/controller.hpp"
+#include "sim/ram/model.hpp"
 
 namespace rl::sim {
 
@@ -82,10 +83,33 @@ std::unique_ptr<pci::Model> make_ixgbe(const std::string& options, std::string* 
   return m;
 }
 
+std::unique_ptr<pci::Model> make_ram(const std::string& options, std::string* error) {
+  uint64_t blocks = 16384;   // 64 MiB
+  std::stringstream ss(options);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    if (item.rfind("blocks=", 0) == 0) {
+      if (!number("blocks", item.substr(7), 1, uint64_t{1} << 28, blocks, error)) return nullptr;
+    } else {
+      *error = "unknown sim:ram option '" + item + "' (have: blocks=N, 4 KiB each)";
+      return nullptr;
+    }
+  }
+  std::string err;
+  auto m = std::make_unique<RamModel>(blocks, &err);
+  if (!err.empty()) {
+    *error = err;
+    return nullptr;
+  }
+  return m;
+}
+
 std::unique_ptr<pci::Model> make_model(const std::string& kind, const std::string& options, std::string* error) {
   if (kind == "ixgbe") return make_ixgbe(options, error);
+  if (kind == "ram") return make_ram(options, error);
   if (kind != "nvme") {
-    *error = "no simulated device named '" + kind + "' (have: nvme, ixgbe)";
+    *error = "no simulated device named '" + kind + "' (have: nvme, ixgbe, ram)";
     return nullptr;
   }
   NvmeOptions o;

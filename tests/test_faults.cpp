@@ -198,7 +198,7 @@ TEST(TrustedFaults, AbortWithAClearMessage) {
   auto counter = must_load<CounterProxy>("counter", CounterInit{0});   // installs the handlers
   ASSERT_TRUE(counter);
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_DEATH(segfault(), "SIGSEGV in trusted code, outside every domain");
+  EXPECT_DEATH(detail::fault_segfault(), "SIGSEGV in trusted code, outside every domain");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 // DMA memory is the shared heap, mapped with IOVA == virtual address.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,6 +35,11 @@ class Model {
   virtual void function_reset() = 0;
   // The driver found no work: a model with deferred work makes progress here.
   virtual void idle() {}
+  // A device whose storage is a memory BAR (sim:ram): that memory, else null.
+  virtual uint8_t* memory(std::size_t* len) {
+    *len = 0;
+    return nullptr;
+  }
 };
 
 class Device {
@@ -63,6 +69,13 @@ class Device {
     } else {
       __builtin_ia32_pause();
     }
+  }
+  // The device's memory BAR (a RAM or NVRAM device's storage), with its
+  // length; null when it has none (or the backend does not map it yet).
+  virtual uint8_t* memory_bar(std::size_t* len) const {
+    if (model_) return model_->memory(len);
+    *len = 0;
+    return nullptr;
   }
   // IOVA of shared-heap memory (the whole heap is mapped IOVA == VA).
   static uint64_t iova(const void* p) noexcept { return reinterpret_cast<uintptr_t>(p); }

@@ -1,9 +1,14 @@
-// The faults crash injection makes a domain commit (inject.hpp).  Compiled
-// into every domain .so by RL_DOMAIN, so each fault happens in the domain's
-// own code, on its own stack, exactly as a buggy driver's would: the runtime
-// only chooses when.
+// The faults crash injection makes a domain commit (inject.hpp), also used
+// by the test domains.  Compiled into every domain .so by RL_DOMAIN, so each
+// fault happens in the domain's own code, on its own stack, exactly as a
+// buggy driver's would: the runtime only chooses when.  Sanitizers are off
+// here so that each fault reaches the runtime as the signal it is.
 #pragma once
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <stdexcept>
 
 #include "libredleaf/rl.hpp"
@@ -16,33 +21,53 @@ enum : int {
   kFaultStackOverflow, kFaultException, kFaultPanic, kFaultInfiniteLoop,
 };
 
-// Each frame keeps 4 KiB live until the guard page is hit.  `depth` comes
-// from a volatile so the compiler sees no certain infinite recursion.
-[[gnu::noinline]] inline int fault_recurse(volatile char* above, unsigned long depth) {
-  volatile char frame[4096];
-  frame[0] = above ? above[0] : 1;
-  if (depth == 0) return frame[0];
-  return fault_recurse(frame, depth - 1) + frame[4095];
+[[gnu::noinline, gnu::no_sanitize("undefined", "address")]] inline void fault_segfault() {
+  volatile uintptr_t bad = 16;   // not null: keeps GCC from turning it into a trap
+  *reinterpret_cast<volatile int*>(bad) = 1;
 }
 
-// `bus_page`: a mapping of an empty file (reading it raises SIGBUS), made
-// once by the runtime.
+// Reading a mapping of an empty file raises SIGBUS.  `page` is one made
+// ahead (the runtime keeps one); without it, one is made here.
+[[gnu::noinline]] inline void fault_bus_error(const void* page) {
+  if (!page) {
+    int fd = memfd_create("rl-bus", MFD_CLOEXEC);
+    void* p = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) rl::panic("bus error: mmap failed");
+    page = p;
+  }
+  (void)*static_cast<const volatile char*>(page);
+}
+
+[[gnu::noinline]] inline void fault_divide_by_zero() {
+  // In assembly: integer division by zero is undefined behaviour in C++, and
+  // GCC may fold it away instead of letting the CPU raise #DE (SIGFPE).
+  int quotient = 1, divisor = 0;
+  asm volatile("cltd\n\tidivl %1" : "+a"(quotient) : "r"(divisor) : "edx", "cc");
+}
+
+[[gnu::noinline]] inline void fault_illegal_instruction() { __builtin_trap(); }
+
+[[gnu::noinline, gnu::no_sanitize("address")]] inline uint64_t fault_overflow_stack(uint64_t depth) {
+  volatile char frame[4096];
+  frame[0] = static_cast<char>(depth);
+  if (depth > (uint64_t{1} << 40)) return frame[0];    // unreachable: the stack ends first
+  return fault_overflow_stack(depth + 1) + frame[0];   // not a tail call
+}
+
+// Commits fault `kind`; returns only for an unknown kind.
 [[gnu::noinline]] inline void commit_fault(int kind, const void* bus_page) {
-  volatile uintptr_t address = 8;   // through a volatile: the compiler cannot prove it null
-  volatile int zero = 0, one = 1;   // both volatile: GCC turns 1 / x into a compare
-  volatile unsigned long deep = ~0ul;
   switch (kind) {
-    case kFaultSegfault: *reinterpret_cast<volatile int*>(address) = 1; break;
-    case kFaultBusError: (void)*static_cast<const volatile char*>(bus_page); break;
-    case kFaultDivideByZero: zero = one / zero; break;
-    case kFaultIllegalInstruction: __builtin_trap();
-    case kFaultStackOverflow: (void)fault_recurse(nullptr, deep); break;
+    case kFaultSegfault: fault_segfault(); break;
+    case kFaultBusError: fault_bus_error(bus_page); break;
+    case kFaultDivideByZero: fault_divide_by_zero(); break;
+    case kFaultIllegalInstruction: fault_illegal_instruction(); break;
+    case kFaultStackOverflow: (void)fault_overflow_stack(0); break;
     case kFaultException: throw std::runtime_error("injected exception");
     case kFaultPanic: rl::panic("injected panic");
     case kFaultInfiniteLoop:
       for (;;) __builtin_ia32_pause();   // until the watchdog kills the domain
   }
-  rl::panic("injected fault did not fault");   // e.g. SIGBUS without a bus page
 }
 
 }  // namespace rl::detail

@@ -292,6 +292,8 @@ template <class T> struct is_rref<RRef<T>> : std::true_type {};
 
 // Proxies and the containers reach the handles' insides through here.
 struct RRefAccess {
+  // A handle to an object whose ownership the caller has just taken (Hold::adopt).
+  template <class T> static RRef<T> make(T* p, Meta* m) noexcept { return RRef<T>(p, m); }
   template <class T>
   static void move_into_empty(RRef<T>& dst, RRef<T>& src, uint32_t owner) noexcept {
     dst.p_ = src.p_;

@@ -4,6 +4,7 @@
 // watchdog ends an injected infinite loop.
 #include <csignal>
 
+#include "libredleaf/hold.hpp"
 #include "libredleaf/inject.hpp"
 #include "tests/domain_fixture.hpp"
 
@@ -145,6 +146,69 @@ TEST(Watchdog, KillsACallThatMakesNoProgress) {
   ASSERT_TRUE(crasher.domain->restart().ok());
   EXPECT_TRUE(crasher.proxy->alive().ok()) << "quick calls are not hangs";
   crasher.domain->set_call_timeout(std::chrono::microseconds(0));
+}
+
+}  // namespace
+}  // namespace rl::test
+
+namespace rl::test {
+namespace {
+
+Buffer filled(uint8_t v) {
+  Buffer b{};
+  b.bytes.fill(v);
+  b.len = 64;
+  return b;
+}
+
+// A held buffer given to a domain that then crashes survives, with its data,
+// and comes back to the holder.
+TEST(Hold, AnObjectLentToADomainThatDiesIsAdoptedBack) {
+  auto counter = must_load<CounterProxy>("counter", CounterInit{0});
+  ASSERT_TRUE(counter);
+  auto before = shared_heap_stats().objects_in_use;
+  {
+    auto buf = RRef<Buffer>::make(filled(7));
+    Hold<Buffer> hold(buf);
+    ASSERT_TRUE(counter.proxy->keep(std::move(buf)).ok());
+    EXPECT_FALSE(hold.orphaned()) << "the domain owns it and is alive";
+    EXPECT_FALSE(hold.adopt()) << "nothing to adopt while the owner lives";
+    counter.domain->inject_next(FaultKind::Segfault);
+    EXPECT_FALSE(counter.proxy->ping().ok());
+    EXPECT_TRUE(hold.orphaned()) << "reclaim orphaned it instead of freeing it";
+    RRef<Buffer> back = hold.adopt();
+    ASSERT_TRUE(back);
+    EXPECT_FALSE(hold);
+    EXPECT_EQ(back.owner(), 0u);
+    EXPECT_EQ(back->bytes[63], 7) << "data intact";
+    EXPECT_EQ(back.borrows(), 0u);
+  }
+  EXPECT_EQ(shared_heap_stats().objects_in_use, before) << "adopted, then freed by its new owner";
+  ASSERT_TRUE(counter.domain->restart().ok());
+}
+
+TEST(Hold, ReleasingAnOrphanFreesItAndReleasingWhileAliveFreesNothing) {
+  auto counter = must_load<CounterProxy>("counter", CounterInit{0});
+  ASSERT_TRUE(counter);
+  auto before = shared_heap_stats().objects_in_use;
+  {
+    auto buf = RRef<Buffer>::make(filled(1));
+    Hold<Buffer> hold(buf);
+    ASSERT_TRUE(counter.proxy->keep(std::move(buf)).ok());
+    hold.release();
+    auto back = counter.proxy->give_back();
+    ASSERT_TRUE(back.ok() && back.value()) << "still the domain's, unharmed";
+    EXPECT_EQ(back.value()->bytes[0], 1);
+  }
+  {
+    auto buf = RRef<Buffer>::make(filled(2));
+    Hold<Buffer> hold(buf);
+    ASSERT_TRUE(counter.proxy->keep(std::move(buf)).ok());
+    ASSERT_TRUE(counter.domain->kill());
+    EXPECT_TRUE(hold.orphaned());
+  }   // the hold ends: the orphan is freed
+  EXPECT_EQ(shared_heap_stats().objects_in_use, before);
+  ASSERT_TRUE(counter.domain->restart().ok());
 }
 
 }  // namespace

@@ -46,6 +46,18 @@ std::string args_forward(const Method& m) {
   return s;
 }
 
+// The same, where RRef-holding values were first moved onto the callee's stack (in_NAME).
+std::string args_forward_moved_in(const Method& m) {
+  std::string s;
+  for (std::size_t i = 0; i < m.params.size(); ++i) {
+    const Param& p = m.params[i];
+    s += (i ? ", " : "");
+    if (p.passing != Passing::Value) s += p.name;
+    else s += "std::move(" + std::string(p.holds_rref ? "in_" : "") + p.name + ")";
+  }
+  return s;
+}
+
 std::string result_type(const Method& m) { return "::rl::RpcResult<" + m.result + ">"; }
 
 void emit_traits(std::ostringstream& o, const Interface& i) {
@@ -78,10 +90,15 @@ void emit_proxy(std::ostringstream& o, const Interface& i) {
       << "      if (!i) [[unlikely]] return not_ready<" << m.result << ">();\n";
     for (const Param& p : m.params)
       if (p.holds_rref) o << "      ::rl::detail::give(" << p.name << ", core_->id);\n";
+    // Moved onto the callee's stack first: an injected fault then finds them
+    // where a real one would (the callee's, reclaimed with it), not in the proxy.
+    for (const Param& p : m.params)
+      if (p.holds_rref && p.passing == Passing::Value)
+        o << "      auto in_" << p.name << " = std::move(" << p.name << ");\n";
     o << "      if (core_->inject.load(std::memory_order_relaxed)) [[unlikely]]\n"
       << "        ::rl::detail::inject_point(core_, static_cast<uint32_t>(::rl::InterfaceTraits<" << i.name
       << ">::Method::" << m.name << "));\n";
-    o << "      return i->" << m.name << "(" << args_forward(m) << ");\n    });\n";
+    o << "      return i->" << m.name << "(" << args_forward_moved_in(m) << ");\n    });\n";
     if (m.result_holds_rref)
       o << "    if (r.ok()) ::rl::detail::give(r.value(), ::rl::detail::current_domain_id());\n    return r;\n";
     o << "  }\n";

@@ -35,7 +35,7 @@ using Buffer = RRefArray<uint8_t, kMaxTransfer>;
 TEST(Pci, BadDeviceNamesAreRefusedWithTheReason) {
   std::string err;
   EXPECT_FALSE(pci::open("sim:tape", &err));
-  EXPECT_NE(err.find("no simulated device named 'tape' (have: nvme, ixgbe)"), std::string::npos) << err;
+  EXPECT_NE(err.find("no simulated device named 'tape' (have: nvme, ixgbe, ram)"), std::string::npos) << err;
   EXPECT_FALSE(pci::open("sim:nvme,blocks=many", &err));
   EXPECT_NE(err.find("blocks=many is not a number"), std::string::npos) << err;
   EXPECT_FALSE(pci::open("sim:nvme,colour=red", &err));

@@ -5,6 +5,7 @@
 #include <link.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -27,7 +28,8 @@ namespace {
 // How long a failed domain's threads get to leave before its heap is kept
 // rather than destroyed under them.
 constexpr auto kUnwindTimeout = std::chrono::seconds(2);
-constexpr auto kUnwindResend = std::chrono::milliseconds(1);
+constexpr auto kUnwindResend = std::chrono::microseconds(1000);
+constexpr auto kUnwindFirstResend = std::chrono::microseconds(10);
 
 std::mutex g_slots_lock;
 Domain* g_objects[kMaxDomains];
@@ -228,13 +230,15 @@ void Domain::reclaim() {
   if (!reclaim_pending_.exchange(false)) return;
   // Threads still running the domain's code are sent back to their callers.
   auto deadline = std::chrono::steady_clock::now() + kUnwindTimeout;
+  auto pause = kUnwindFirstResend;   // a thread in the domain's code leaves within microseconds
   while (signal_threads_in(core_) > 0) {
     if (std::chrono::steady_clock::now() > deadline) {
       warn("domain '%s': a thread did not leave within 2 s (blocked outside the domain's code?); "
            "its private heap is kept to stay safe", name_.c_str());
       return;
     }
-    std::this_thread::sleep_for(kUnwindResend);
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, kUnwindResend);
   }
   if (quiesce_) quiesce_();   // e.g. reset the device before its DMA memory is reused
   destroy_private_heap(/*keep_arena=*/!unloaded_);

@@ -1,0 +1,28 @@
+#!/usr/bin/env python3
+"""rl-chaos, seeded and small: crashes in both block drivers (every kind),
+every acknowledged write read back, nothing leaked, the JSON complete."""
+import json
+import subprocess
+import sys
+
+chaos = sys.argv[1]
+p = subprocess.run([chaos, "--target", "all", "--crashes", "300", "--seed", "3", "--verify"],
+                   capture_output=True, text=True, timeout=300)
+assert p.returncode == 0, f"exit {p.returncode}: {p.stdout} {p.stderr[-2000:]}"
+r = json.loads(p.stdout)
+for key in ("crashes_injected", "recoveries", "process_alive", "requests_ok", "requests_failed",
+            "acknowledged_writes_lost", "shared_heap_leaked_bytes", "private_heap_leaked_bytes",
+            "recovery_us_p50", "recovery_us_p99", "recovery_us_max"):
+    assert key in r, f"missing {key}: {r}"
+assert r["crashes_injected"] == 300 and r["recoveries"] > 0, r
+assert r["process_alive"] is True and r["verified"] is True, r
+assert r["requests_failed"] == 0 and r["acknowledged_writes_lost"] == 0, r
+assert r["shared_heap_leaked_bytes"] == 0 and r["private_heap_leaked_bytes"] == 0, r
+assert r["kinds"] == "segv,bus,fpe,ill,stack,exception,panic,loop", r
+print(f"ok: {r['crashes_injected']} crashes, {r['requests_ok']} requests, "
+      f"recovery p50 {r['recovery_us_p50']} us p99 {r['recovery_us_p99']} us")
+
+bad = subprocess.run([chaos, "--kinds", "segv,meteor"], capture_output=True, text=True)
+assert bad.returncode == 2 and "'meteor'" in bad.stderr, bad.stderr
+bad = subprocess.run([chaos, "--target", "tape"], capture_output=True, text=True)
+assert bad.returncode == 2 and "expected nvme, membdev or all" in bad.stderr, bad.stderr

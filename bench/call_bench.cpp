@@ -79,6 +79,14 @@ void BM_ProxyNullCall(benchmark::State& state) {
 }
 BENCHMARK(BM_ProxyNullCall);
 
+// The same null call through the generated shadow (request hooks, then the proxy).
+void BM_ShadowNullCall(benchmark::State& state) {
+  auto l = load_counter();
+  test::CounterShadow shadow(*l.domain);
+  null_calls(state, &shadow);
+}
+BENCHMARK(BM_ShadowNullCall);
+
 void BM_DirectRRefCall(benchmark::State& state) {
   LocalCounter local;
   rref_round_trips(state, &local);

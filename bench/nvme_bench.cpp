@@ -14,6 +14,7 @@
 #include "bench/tsc.hpp"
 #include "drivers/nvme/bdev.hpp"
 #include "drivers/nvme/driver.hpp"
+#include "domains/shadow/bdev/bdev_shadow.hpp"
 #include "idl/bdev.rl.hpp"
 
 namespace rl::bench {
@@ -109,9 +110,25 @@ void BM_Nvme4K_domain(benchmark::State& state) {
   pci::detach(ref);
 }
 
+// Through the block shadow (domains/shadow/bdev): a ledger entry and a Hold
+// per request on top of the domain path.
+void BM_Nvme4K_shadow(benchmark::State& state) {
+  auto ref = pci::attach(open_device());
+  LoadError lerr;
+  auto nvme = blk::load_nvme(std::string(RL_NVME_DOMAIN_DIR) + "/nvme.so", "nvme", blk::NvmeInit{ref, 1, 256}, &lerr);
+  if (!nvme) return state.SkipWithError(lerr.message.c_str());
+  {
+    blk::BlockDeviceShadow shadow(*nvme.domain, ref);
+    bdev_batches(state, &shadow);
+  }
+  nvme = {};
+  pci::detach(ref);
+}
+
 BENCHMARK(BM_NvmeDriver4K)->Name("BM_NvmeDriver4K")->Arg(1)->Arg(32);
 BENCHMARK(BM_Nvme4K_direct)->Name("BM_Nvme4K/direct")->Arg(1)->Arg(32);
 BENCHMARK(BM_Nvme4K_domain)->Name("BM_Nvme4K/domain")->Arg(1)->Arg(32);
+BENCHMARK(BM_Nvme4K_shadow)->Name("BM_Nvme4K/shadow")->Arg(1)->Arg(32);
 
 }  // namespace
 }  // namespace rl::bench

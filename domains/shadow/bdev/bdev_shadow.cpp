@@ -58,6 +58,23 @@ uint32_t BlockDeviceShadow::take_slot() {
   return s;
 }
 
+// The common case: every request in `done` is ours -- caller's tags back in
+// place, without moving a request.  Anything odd takes the careful path.
+void BlockDeviceShadow::complete_in_place(BlkBatch& done) {
+  for (std::size_t i = 0; i < done.size(); ++i) {
+    uint64_t t = done[i].tag;
+    if (t >= ledger_.size() || !ledger_[t].used) return collect(done);
+  }
+  for (std::size_t i = 0; i < done.size(); ++i) {
+    BlkReq& r = done[i];
+    InFlight& f = ledger_[r.tag];
+    free_.push_back(static_cast<uint32_t>(r.tag));
+    r.tag = f.caller_tag;
+    f.hold.release();
+    f.used = false;
+  }
+}
+
 void BlockDeviceShadow::collect(BlkBatch& done) {
   BlkReq r;
   while (done.pop_front(r)) {
@@ -153,7 +170,7 @@ RpcResult<BlkBatch> BlockDeviceShadow::submit_and_poll(BlkBatch batch) {
   BlkBatch out;
   if (r.ok()) {
     out = std::move(r.value());
-    collect(out);
+    complete_in_place(out);
   } else {
     if (r.error() != RpcError::DomainFailed) return r;
     auto since = std::chrono::steady_clock::now();

@@ -72,6 +72,7 @@ class BlockDeviceShadow final : public NvmeBDev {
   uint32_t take_slot();
   // Completed requests come back: caller's tags, holds released, into ready_.
   void collect(BlkBatch& done);
+  void complete_in_place(BlkBatch& done);
   void record_recovery(std::chrono::steady_clock::time_point since);
 
   Domain& domain_;

@@ -294,6 +294,10 @@ template <class T> struct is_rref<RRef<T>> : std::true_type {};
 struct RRefAccess {
   // A handle to an object whose ownership the caller has just taken (Hold::adopt).
   template <class T> static RRef<T> make(T* p, Meta* m) noexcept { return RRef<T>(p, m); }
+  template <class T, std::size_t N> static RRefDeque<T, N> make_deque(Meta* m) noexcept {
+    using Ring = DequeRing<T, N>;
+    return RRefDeque<T, N>(RRef<Ring>(static_cast<Ring*>(m->payload), m), 0);
+  }
   template <class T>
   static void move_into_empty(RRef<T>& dst, RRef<T>& src, uint32_t owner) noexcept {
     dst.p_ = src.p_;

@@ -10,7 +10,8 @@
 namespace rl::ixgbe {
 
 namespace {
-constexpr auto kResetSettle = std::chrono::milliseconds(10);   // 4.6.3.2: wait after CTRL.RST
+// 4.6.3.2: after setting CTRL.RST wait about 1 ms before touching any register.
+constexpr auto kResetSettle = std::chrono::milliseconds(1);
 constexpr auto kRegisterTimeout = std::chrono::seconds(2);
 // The Microsoft RSS verification key, as Linux and DPDK use by default.
 constexpr uint8_t kRssKey[40] = {0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
@@ -18,9 +19,11 @@ constexpr uint8_t kRssKey[40] = {0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2,
                                  0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
 }  // namespace
 
-bool Driver::wait_set(uint32_t r, uint32_t mask, std::string* error, const char* what) {
+// Polls register `r` until the bits of `mask` are all set (or, with
+// `set` false, all clear), or the timeout passes.
+bool Driver::wait_bits(uint32_t r, uint32_t mask, bool set, std::string* error, const char* what) {
   auto deadline = std::chrono::steady_clock::now() + kRegisterTimeout;
-  while ((dev_.read32(r) & mask) != mask) {
+  while ((dev_.read32(r) & mask) != (set ? mask : 0)) {
     if (std::chrono::steady_clock::now() > deadline) {
       *error = std::string("ixgbe: timed out waiting for ") + what;
       return false;
@@ -44,11 +47,12 @@ bool Driver::reset_and_init(const DriverConfig& cfg, std::string* error) {
   // 4.6.3.1: disable interrupts, then a global reset, then interrupts off again.
   dev_.write32(reg::EIMC, 0x7FFFFFFF);
   dev_.write32(reg::CTRL, CTRL_RST);
-  std::this_thread::sleep_for(kResetSettle);
+  dev_.delay(kResetSettle);
+  if (!wait_bits(reg::CTRL, CTRL_RST, false, error, "CTRL.RST to clear (global reset)")) return false;
   dev_.write32(reg::EIMC, 0x7FFFFFFF);
   // 4.6.3: EEPROM auto-read done, DMA initialization done.
-  if (!wait_set(reg::EEC, EEC_ARD, error, "EEC.ARD (EEPROM auto-read)")) return false;
-  if (!wait_set(reg::RDRXCTL, RDRXCTL_DMAIDONE, error, "RDRXCTL.DMAIDONE")) return false;
+  if (!wait_bits(reg::EEC, EEC_ARD, true, error, "EEC.ARD (EEPROM auto-read)")) return false;
+  if (!wait_bits(reg::RDRXCTL, RDRXCTL_DMAIDONE, true, error, "RDRXCTL.DMAIDONE")) return false;
   // The MAC address: receive address 0, filled from the EEPROM (RAL: bytes 0-3, RAH: 4-5).
   uint32_t ral = dev_.read32(reg::RAL(0)), rah = dev_.read32(reg::RAH(0));
   if (!(rah & RAH_AV)) {

@@ -59,7 +59,7 @@ class Driver {
 
   explicit Driver(pci::Device& dev) : dev_(dev) {}
   bool reset_and_init(const DriverConfig& cfg, std::string* error);
-  bool wait_set(uint32_t reg, uint32_t mask, std::string* error, const char* what);
+  bool wait_bits(uint32_t reg, uint32_t mask, bool set, std::string* error, const char* what);
   void init_rx(uint32_t queues);
   void init_tx(uint32_t queues);
   void init_rss(uint32_t queues);

@@ -7,10 +7,12 @@
 // DMA memory is the shared heap, mapped with IOVA == virtual address.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "idl/pci.hpp"
 #include "libredleaf/detail/threads.hpp"
@@ -76,6 +78,11 @@ class Device {
     if (model_) return model_->memory(len);
     *len = 0;
     return nullptr;
+  }
+  // A wait the datasheet asks for (e.g. after a reset): real time on a real
+  // device; none on a model, whose state changes take effect at once.
+  void delay(std::chrono::microseconds t) const {
+    if (!model_) std::this_thread::sleep_for(t);
   }
   // IOVA of shared-heap memory (the whole heap is mapped IOVA == VA).
   static uint64_t iova(const void* p) noexcept { return reinterpret_cast<uintptr_t>(p); }

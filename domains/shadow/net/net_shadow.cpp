@@ -1,0 +1,150 @@
+#include "domains/shadow/net/net_shadow.hpp"
+
+#include <optional>
+#include <thread>
+
+#include "drivers/pci/device.hpp"
+
+namespace rl::net {
+
+NetDeviceShadow::NetDeviceShadow(Domain& driver, pci::DeviceRef device, Config cfg)
+    : domain_(driver), proxy_(driver), cfg_(cfg) {
+  if (device.id) {
+    // Stop the device's DMA before the dead driver's rings are freed.
+    driver.on_reclaim([device] {
+      std::string error;
+      if (pci::Device* d = pci::lookup(device)) d->reset(&error);
+    });
+  }
+}
+
+bool NetDeviceShadow::restart_driver() {
+  auto backoff = cfg_.backoff;
+  for (uint32_t attempt = 0; attempt < cfg_.max_attempts; ++attempt) {
+    if (domain_.alive() || domain_.restart().ok()) {
+      base_.rx_dropped += last_.rx_dropped;   // the new incarnation counts from zero
+      base_.tx_dropped += last_.tx_dropped;
+      last_ = {};
+      return true;
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff *= 2;
+  }
+  return false;
+}
+
+template <class F>
+auto NetDeviceShadow::with_recovery(F&& call) -> decltype(call()) {
+  std::optional<decltype(call())> r;   // RpcResult is not assignable: re-emplaced per attempt
+  r.emplace(call());
+  for (uint32_t attempt = 0; !r->ok() && r->error() == RpcError::DomainFailed && attempt < cfg_.max_attempts;
+       ++attempt) {
+    auto since = std::chrono::steady_clock::now();
+    if (!restart_driver()) break;
+    ++recoveries_;
+    recovery_ns_.push_back(static_cast<uint64_t>((std::chrono::steady_clock::now() - since).count()));
+    r.emplace(call());
+  }
+  return std::move(*r);
+}
+
+void NetDeviceShadow::count(const PacketBatch& q, bool tx, uint64_t frames_in, uint64_t bytes_in) {
+  uint64_t frames = 0, bytes = 0;
+  auto& batch = const_cast<PacketBatch&>(q);   // read only
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    uint16_t len = batch[i] ? batch[i]->len : 0;
+    frames += len != 0;
+    bytes += len;
+  }
+  if (tx) {   // sent: what went in and did not come back
+    counted_.tx_packets += frames_in - frames;
+    counted_.tx_bytes += bytes_in - bytes;
+  } else {
+    counted_.rx_packets += frames;
+    counted_.rx_bytes += bytes;
+  }
+}
+
+RpcResult<PacketBatch> NetDeviceShadow::submit_and_poll(PacketBatch packets, bool tx) {
+  if (!packets) return packets;
+  uint64_t frames_in = 0, bytes_in = 0;
+  if (tx) {
+    for (std::size_t i = 0; i < packets.size(); ++i) {
+      sent_[i] = packets[i].get();
+      sent_len_[i] = packets[i] ? packets[i]->len : 0;
+      frames_in += sent_len_[i] != 0;
+      bytes_in += sent_len_[i];
+    }
+    for (std::size_t i = packets.size(); i < kNetBatch; ++i) sent_[i] = nullptr;
+  }
+  DequeHold<RRef<Packet>, kNetBatch> hold(packets);
+  auto r = proxy_.submit_and_poll(std::move(packets), tx);
+  if (r.ok()) {
+    count(r.value(), tx, frames_in, bytes_in);
+    return r;   // the hold ends here
+  }
+  if (r.error() != RpcError::DomainFailed) return r;
+  auto out = recover(hold, tx);
+  if (out.ok()) count(out.value(), tx, frames_in, bytes_in);
+  return out;
+}
+
+// A frame of the last transmit call that the driver never touched: same
+// buffer, same length.
+bool NetDeviceShadow::untouched(const RRef<Packet>& p) const {
+  for (std::size_t k = 0; k < kNetBatch && sent_[k]; ++k)
+    if (sent_[k] == p.get() && sent_len_[k] == p->len && p->len != 0) return true;
+  return false;
+}
+
+RpcResult<PacketBatch> NetDeviceShadow::recover(DequeHold<RRef<Packet>, kNetBatch>& hold, bool tx) {
+  auto since = std::chrono::steady_clock::now();
+  if (!restart_driver()) return detail::Trusted::error<PacketBatch>(RpcError::DomainFailed);
+  PacketBatch batch = hold.adopt();   // orphaned by the death: as the driver left it
+  if (!batch) batch = PacketBatch::make();
+  std::size_t resend = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    RRef<Packet>& p = batch[i];
+    if (!p) p = RRef<Packet>::make_aligned(64);   // the driver had moved it away: a fresh buffer
+    if (tx && untouched(p)) ++resend;
+    else p->len = 0;   // a buffer to refill (received frames of the dead driver are dropped)
+  }
+  ++recoveries_;
+  recovery_ns_.push_back(static_cast<uint64_t>((std::chrono::steady_clock::now() - since).count()));
+  if (!tx || resend == 0) return batch;
+  resent_ += resend;
+  DequeHold<RRef<Packet>, kNetBatch> again(batch);
+  auto r = proxy_.submit_and_poll(std::move(batch), true);   // once
+  if (r.ok()) return r;
+  if (r.error() != RpcError::DomainFailed || !restart_driver()) return r;
+  // Failed again: not resent a second time.  Frames still untouched go back
+  // unsent, with their lengths (the caller may try them again); the rest are buffers.
+  PacketBatch left = again.adopt();
+  if (!left) left = PacketBatch::make();
+  for (std::size_t i = 0; i < left.size(); ++i) {
+    if (!left[i]) left[i] = RRef<Packet>::make_aligned(64);
+    if (untouched(left[i])) ++unsent_;
+    else left[i]->len = 0;
+  }
+  return left;
+}
+
+RpcResult<LinkState> NetDeviceShadow::link() {
+  return with_recovery([&] { return proxy_.link(); });
+}
+
+RpcResult<NetStats> NetDeviceShadow::stats() {
+  auto r = with_recovery([&] { return proxy_.stats(); });
+  if (!r.ok()) return r;
+  last_ = r.value();
+  NetStats s = counted_;   // packets and bytes as they passed through here
+  s.rx_dropped = base_.rx_dropped + last_.rx_dropped;
+  s.tx_dropped = base_.tx_dropped + last_.tx_dropped;
+  return s;
+}
+
+RpcResult<std::array<uint8_t, 6>> NetDeviceShadow::mac_address() {
+  return with_recovery([&] { return proxy_.mac_address(); });
+}
+
+}  // namespace rl::net

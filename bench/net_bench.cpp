@@ -11,6 +11,7 @@
 
 #include "bench/tsc.hpp"
 #include "domains/nullnet/nullnet.hpp"
+#include "domains/shadow/net/net_shadow.hpp"
 #include "drivers/ixgbe/net.hpp"
 #include "idl/net.rl.hpp"
 
@@ -54,6 +55,16 @@ void BM_Forward_nullnet_domain(benchmark::State& state) {
   forward(state, l.proxy.get());
 }
 
+// Through the network shadow (domains/shadow/net): a hold per batch and the
+// shadow's own counting on top of the domain path.
+void BM_Forward_nullnet_shadow(benchmark::State& state) {
+  LoadError err;
+  auto l = net::load_nullnet(std::string(RL_NULLNET_DOMAIN_DIR) + "/nullnet.so", "nullnet", net::NullNetInit{60}, &err);
+  if (!l) return state.SkipWithError(err.message.c_str());
+  net::NetDeviceShadow shadow(*l.domain, pci::DeviceRef{0});
+  forward(state, &shadow);
+}
+
 // sim-ixgbe: one simulated port whose wire loops back, primed with a batch of
 // frames; forwarding sends each received batch out again, where it returns.
 void prime(benchmark::State& state, net::Net* dev) {
@@ -86,6 +97,23 @@ void BM_Forward_ixgbe_domain(benchmark::State& state) {
   if (!l) return state.SkipWithError(lerr.message.c_str());
   prime(state, l.proxy.get());
   forward(state, l.proxy.get());
+  l = {};
+  pci::detach(ref);
+}
+
+void BM_Forward_ixgbe_shadow(benchmark::State& state) {
+  std::string err;
+  auto dev = pci::open("sim:ixgbe,wire=loopback", &err);
+  if (!dev) return state.SkipWithError(err.c_str());
+  auto ref = pci::attach(std::move(dev));
+  LoadError lerr;
+  auto l = net::load_ixgbe(std::string(RL_IXGBE_DOMAIN_DIR) + "/ixgbe.so", "ixgbe", net::IxgbeInit{ref, 1, 1}, &lerr);
+  if (!l) return state.SkipWithError(lerr.message.c_str());
+  {
+    net::NetDeviceShadow shadow(*l.domain, ref);
+    prime(state, &shadow);
+    forward(state, &shadow);
+  }
   l = {};
   pci::detach(ref);
 }
@@ -127,8 +155,10 @@ BENCHMARK(BM_RteRing)->Name("BM_RteRing/32");
 
 BENCHMARK(BM_Forward_nullnet_direct)->Name("BM_Forward/nullnet/direct")->Arg(1)->Arg(32);
 BENCHMARK(BM_Forward_nullnet_domain)->Name("BM_Forward/nullnet/domain")->Arg(1)->Arg(32);
+BENCHMARK(BM_Forward_nullnet_shadow)->Name("BM_Forward/nullnet/shadow")->Arg(1)->Arg(32);
 BENCHMARK(BM_Forward_ixgbe_direct)->Name("BM_Forward/sim-ixgbe/direct")->Arg(1)->Arg(32);
 BENCHMARK(BM_Forward_ixgbe_domain)->Name("BM_Forward/sim-ixgbe/domain")->Arg(1)->Arg(32);
+BENCHMARK(BM_Forward_ixgbe_shadow)->Name("BM_Forward/sim-ixgbe/shadow")->Arg(1)->Arg(32);
 BENCHMARK(BM_RRefDeque)->Name("BM_RRefDeque/32");
 
 }  // namespace

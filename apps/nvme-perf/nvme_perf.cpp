@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "drivers/nvme/driver.hpp"
+#include "domains/shadow/bdev/bdev_shadow.hpp"
 #include "idl/bdev.rl.hpp"
 
 using namespace rl;
@@ -177,10 +178,11 @@ void run_domain(const Options& o, pci::DeviceRef ref, Stats& st) {
     std::string e;
     if (pci::Device* d = pci::lookup(ref)) d->reset(&e);
   });
-  std::unique_ptr<blk::NvmeBDevShadow> shadow;
+  // The shadow replays what a crashed driver had in flight (domains/shadow/bdev).
+  std::unique_ptr<blk::BlockDeviceShadow> shadow;
   blk::NvmeBDev* dev = nvme.proxy.get();
   if (o.through == "shadow") {
-    shadow = std::make_unique<blk::NvmeBDevShadow>(*nvme.domain);
+    shadow = std::make_unique<blk::BlockDeviceShadow>(*nvme.domain, ref);
     dev = shadow.get();
   }
   Pattern pat(o, dev->info()->blocks);

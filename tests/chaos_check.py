@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""rl-chaos, seeded and small: crashes in both block drivers (every kind),
-every acknowledged write read back, nothing leaked, the JSON complete."""
+"""rl-chaos, seeded and small: crashes of every kind in all four drivers
+(membdev, NVMe, ixgbe, nullnet) behind their shadows; every acknowledged
+write read back, every acknowledged frame at the sink, nothing leaked, the
+JSON complete."""
 import json
 import subprocess
 import sys
@@ -17,6 +19,7 @@ for key in ("crashes_injected", "recoveries", "process_alive", "requests_ok", "r
 assert r["crashes_injected"] == 300 and r["recoveries"] > 0, r
 assert r["process_alive"] is True and r["verified"] is True, r
 assert r["requests_failed"] == 0 and r["acknowledged_writes_lost"] == 0, r
+assert r["acknowledged_packets_lost"] == 0 and r["targets"] == "membdev,nvme,ixgbe,nullnet", r
 assert r["shared_heap_leaked_bytes"] == 0 and r["private_heap_leaked_bytes"] == 0, r
 assert r["kinds"] == "segv,bus,fpe,ill,stack,exception,panic,loop", r
 print(f"ok: {r['crashes_injected']} crashes, {r['requests_ok']} requests, "
@@ -25,4 +28,4 @@ print(f"ok: {r['crashes_injected']} crashes, {r['requests_ok']} requests, "
 bad = subprocess.run([chaos, "--kinds", "segv,meteor"], capture_output=True, text=True)
 assert bad.returncode == 2 and "'meteor'" in bad.stderr, bad.stderr
 bad = subprocess.run([chaos, "--target", "tape"], capture_output=True, text=True)
-assert bad.returncode == 2 and "expected nvme, membdev or all" in bad.stderr, bad.stderr
+assert bad.returncode == 2 and "expected nvme, membdev, ixgbe, nullnet or all" in bad.stderr, bad.stderr

@@ -119,6 +119,7 @@ TEST(NetShadow, ManyCrashesLoseNoAcknowledgedFrameAndLeakNothing) {
     EXPECT_GT(shadow.recoveries(), 100u);
     EXPECT_EQ(acked + shadow.unsent_after_failed_resend(), 64000u) << "every frame sent, or returned unsent";
     EXPECT_EQ(port.model().sunk_frames(), acked) << "acknowledged = on the wire, once each";
+    EXPECT_EQ(shadow.unknown_fate(), 0u) << "injected faults strike before the driver touches the batch";
     EXPECT_EQ(shadow.stats().value().tx_packets, acked) << "statistics continue across restarts";
     printf("%lu crashes, %lu frames resent, %lu returned unsent after a failed resend\n",
            static_cast<unsigned long>(port.domain().faults_injected()), static_cast<unsigned long>(shadow.resent()),

@@ -102,6 +102,13 @@ RpcResult<PacketBatch> NetDeviceShadow::recover(DequeHold<RRef<Packet>, kNetBatc
   if (!restart_driver()) return detail::Trusted::error<PacketBatch>(RpcError::DomainFailed);
   PacketBatch batch = hold.adopt();   // orphaned by the death: as the driver left it
   if (!batch) batch = PacketBatch::make();
+  // Frames the driver had already taken into its ring: sent or not, no one
+  // can tell (the device was reset).  Counted, never resent.
+  for (std::size_t k = 0; tx && k < kNetBatch && sent_[k]; ++k) {
+    bool still_here = false;
+    for (std::size_t i = 0; i < batch.size() && !still_here; ++i) still_here = batch[i].get() == sent_[k];
+    unknown_fate_ += !still_here && sent_len_[k] != 0;
+  }
   std::size_t resend = 0;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     RRef<Packet>& p = batch[i];

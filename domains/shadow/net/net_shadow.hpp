@@ -5,8 +5,10 @@
 //  - receive: the caller's buffers come back, empty (frames arriving during
 //    the crash are lost, as on a NIC reset);
 //  - transmit: frames the driver had not taken are sent again, once; if
-//    that fails too they come back unsent, with their lengths (so a frame
-//    reported sent is on the wire, and at most once).
+//    that fails too they come back unsent, with their lengths.  Frames the
+//    driver had already taken into its ring when it crashed may or may not
+//    have reached the wire (the device is reset): they are counted in
+//    unknown_fate(), never resent.  So no frame is on the wire twice.
 // One DequeHold per call keeps the batch -- as the driver left it -- alive
 // through the driver's death; the frames passed in are remembered by
 // address so that only those the driver never touched are resent.
@@ -44,6 +46,9 @@ class NetDeviceShadow final : public Net {
   uint64_t recoveries() const noexcept { return recoveries_; }
   uint64_t resent() const noexcept { return resent_; }
   uint64_t unsent_after_failed_resend() const noexcept { return unsent_; }
+  // Frames a driver had taken when it crashed (in its ring, maybe sent):
+  // returned as sent, though the wire may not have seen them.
+  uint64_t unknown_fate() const noexcept { return unknown_fate_; }
   const std::vector<uint64_t>& recovery_ns() const noexcept { return recovery_ns_; }
 
  private:
@@ -62,7 +67,7 @@ class NetDeviceShadow final : public Net {
   std::array<uint16_t, kNetBatch> sent_len_{};
   NetStats counted_{};                            // what passed through the shadow
   NetStats base_{}, last_{};                      // drop counters of earlier incarnations, the last seen
-  uint64_t recoveries_ = 0, resent_ = 0, unsent_ = 0;
+  uint64_t recoveries_ = 0, resent_ = 0, unsent_ = 0, unknown_fate_ = 0;
   std::vector<uint64_t> recovery_ns_;
 };
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/chaos/block_target.hpp"
 #include "domains/shadow/bdev/bdev_shadow.hpp"
 #include "domains/shadow/net/net_shadow.hpp"
 #include "drivers/pci/device.hpp"
@@ -116,23 +117,9 @@ Result run_target(const Options& o, const std::string& target, uint64_t crashes)
   Result res;
   int64_t shared_before = static_cast<int64_t>(shared_heap_stats().bytes_in_use);
   {
-    std::string spec = target == "nvme" ? "sim:nvme,blocks=16384,lba=4096" : "sim:ram,blocks=16384";
-    std::string err;
-    auto dev = pci::open(spec, &err);
-    if (!dev) {
-      fprintf(stderr, "rl-chaos: %s\n", err.c_str());
-      std::exit(1);
-    }
-    pci::DeviceRef ref = pci::attach(std::move(dev));
-    LoadError lerr;
-    Loaded<NvmeBDevProxy> drv =
-        target == "nvme" ? load_nvme(std::string(RL_NVME_DOMAIN_DIR) + "/nvme.so", "nvme", NvmeInit{ref, 1, 64}, &lerr)
-                         : load_membdev(std::string(RL_MEMBDEV_DOMAIN_DIR) + "/membdev.so", "membdev",
-                                        MemBDevInit{ref}, &lerr);
-    if (!drv) {
-      fprintf(stderr, "rl-chaos: %s\n", lerr.message.c_str());
-      std::exit(1);
-    }
+    tools::BlockTarget dev(target, 16384, "rl-chaos");
+    auto& drv = dev.driver;
+    pci::DeviceRef ref = dev.ref;
     drv.domain->set_call_timeout(std::chrono::milliseconds(2));   // for injected infinite loops
     BlockDeviceShadow shadow(*drv.domain, ref);
     const uint64_t blocks = 4096;
@@ -218,8 +205,6 @@ Result run_target(const Options& o, const std::string& target, uint64_t crashes)
     // The driver's private heap after the last restart, against the one before any crash.
     res.private_leak = static_cast<int64_t>(drv.domain->private_heap_bytes()) - private_base;
     q = {};
-    drv = {};
-    pci::detach(ref);
   }
   res.shared_leak = static_cast<int64_t>(shared_heap_stats().bytes_in_use) - shared_before;
   return res;

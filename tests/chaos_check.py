@@ -29,3 +29,13 @@ bad = subprocess.run([chaos, "--kinds", "segv,meteor"], capture_output=True, tex
 assert bad.returncode == 2 and "'meteor'" in bad.stderr, bad.stderr
 bad = subprocess.run([chaos, "--target", "tape"], capture_output=True, text=True)
 assert bad.returncode == 2 and "expected nvme, membdev, ixgbe, nullnet or all" in bad.stderr, bad.stderr
+
+# rl-recovery, briefly: crashes on a timer from another thread, each recovered.
+recovery = sys.argv[2]
+p = subprocess.run([recovery, "--target", "nvme", "--rw", "write", "--time", "2", "--crash-every", "0.4"],
+                   capture_output=True, text=True, timeout=120)
+assert p.returncode == 0, p.stderr[-1500:]
+r = json.loads(p.stdout)
+assert r["crashes"] >= 3 and r["recoveries"] == r["crashes"], r
+assert r["baseline_mb_per_s"] > 0 and r["with_crashes_mb_per_s"] > 0, r
+print(f"ok: rl-recovery {r['crashes']} crashes, {r['throughput_lost_percent']} % lost (noisy at 2 s)")

@@ -87,7 +87,7 @@ if [ -z "$nvme" ]; then echo "RL-VFIO-CHECK: FAIL no NVMe device in the guest"; 
   echo "guest: NVMe at $nvme"
   sh /rl-setup.sh status
   if sh /rl-setup.sh bind $nvme; then
-    RL_SHARED_HEAP_MB=32 /rl-vfio-check $nvme
+    RL_SHARED_HEAP_MB=32 /rl-vfio-check $nvme /nvme.so
     sh /rl-setup.sh unbind $nvme && [ ! -e /sys/bus/pci/devices/$nvme/driver ] && echo "RL-SETUP: unbind ok"
   else
     echo "RL-VFIO-CHECK: FAIL redleaf setup bind $nvme"
@@ -100,7 +100,7 @@ sleep 5
 """
 
 
-def make_initramfs(cache, check, setup, out):
+def make_initramfs(cache, check, setup, domain, out):
     with tempfile.TemporaryDirectory() as tmp:
         root = os.path.join(cache, "root")
         os.makedirs(os.path.join(tmp, "bin"))
@@ -113,6 +113,7 @@ def make_initramfs(cache, check, setup, out):
             names.append(os.path.basename(m))
         copy_with_libs(check, tmp)
         shutil.copy2(check, os.path.join(tmp, "rl-vfio-check"))
+        shutil.copy2(domain, os.path.join(tmp, "nvme.so"))   # its libraries are the check's
         shutil.copy2(setup, os.path.join(tmp, "rl-setup.sh"))
         with open(os.path.join(tmp, "init"), "w") as f:
             f.write(INIT.format(modules=" ".join(names)))
@@ -128,6 +129,7 @@ def main():
     ap.add_argument("--cache", required=True)
     ap.add_argument("--check", required=True)
     ap.add_argument("--setup", required=True)
+    ap.add_argument("--domain", required=True, help="nvme.so, crashed and recovered in the guest")
     ap.add_argument("--timeout", type=int, default=400)
     a = ap.parse_args()
     qemu = shutil.which("qemu-system-x86_64")
@@ -137,7 +139,7 @@ def main():
     kernel = glob.glob(os.path.join(a.cache, "root", "boot", "vmlinuz-*"))[0]
     with tempfile.TemporaryDirectory() as tmp:
         initrd = os.path.join(tmp, "initramfs.cpio")
-        make_initramfs(a.cache, a.check, a.setup, initrd)
+        make_initramfs(a.cache, a.check, a.setup, a.domain, initrd)
         disk = os.path.join(tmp, "disk.img")
         with open(disk, "wb") as f:
             f.truncate(DISK_MB << 20)
@@ -153,7 +155,7 @@ def main():
             out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
             print(out[-4000:])
             die(f"the guest did not finish within {a.timeout} s")
-        lines = [l for l in out.splitlines() if l.startswith(("guest:", "identify:", "unmapped", "RL-VFIO", "RL-SETUP", "redleaf"))]
+        lines = [l for l in out.splitlines() if l.startswith(("guest:", "identify:", "unmapped", "recovery:", "RL-VFIO", "RL-SETUP", "redleaf"))]
         print("\n".join(lines))
         if "RL-VFIO-CHECK: PASS" not in out:
             print(out[-6000:])

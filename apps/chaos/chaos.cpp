@@ -107,6 +107,19 @@ bool holds(const Block& b, uint64_t lba, uint64_t v) {
   return true;
 }
 
+// After the warm-up: the private heap's size as the leak baseline, then the
+// seeded crashes begin.
+constexpr uint64_t kWarmupCalls = 64;
+int64_t start_crashing(const Options& o, Domain& d) {
+  auto base = static_cast<int64_t>(d.private_heap_bytes());
+  InjectionPlan plan;
+  plan.probability = o.rate;
+  plan.seed = o.seed;
+  plan.kinds = o.kinds;
+  d.inject(plan);
+  return base;
+}
+
 struct Result {
   uint64_t crashes = 0, recoveries = 0, ok = 0, failed = 0, lost = 0, stale_reads = 0, lost_packets = 0;
   int64_t shared_leak = 0, private_leak = 0;
@@ -138,13 +151,8 @@ Result run_target(const Options& o, const std::string& target, uint64_t crashes)
     auto q = BlkBatch::make();
     auto done_with_crashes = [&] { return drv.domain->faults_injected() >= crashes; };
     while (true) {
-      if (!injecting && calls == 64) {
-        private_base = static_cast<int64_t>(drv.domain->private_heap_bytes());
-        InjectionPlan plan;
-        plan.probability = o.rate;
-        plan.seed = o.seed;
-        plan.kinds = o.kinds;
-        drv.domain->inject(plan);
+      if (!injecting && calls == kWarmupCalls) {
+        private_base = start_crashing(o, *drv.domain);
         injecting = true;
       }
       if (injecting && done_with_crashes()) drv.domain->stop_injecting();
@@ -246,13 +254,8 @@ Result run_net_target(const Options& o, const std::string& target, uint64_t cras
     int64_t private_base = 0;
     bool injecting = false;
     while (!injecting || drv.domain->faults_injected() < crashes) {
-      if (!injecting && calls == 64) {
-        private_base = static_cast<int64_t>(drv.domain->private_heap_bytes());
-        InjectionPlan plan;
-        plan.probability = o.rate;
-        plan.seed = o.seed;
-        plan.kinds = o.kinds;
-        drv.domain->inject(plan);
+      if (!injecting && calls == kWarmupCalls) {
+        private_base = start_crashing(o, *drv.domain);
         injecting = true;
       }
       bool tx = calls++ % 2 == 1;

@@ -4,28 +4,16 @@
 #include <optional>
 #include <thread>
 
-#include "drivers/pci/device.hpp"
+#include "domains/shadow/recovery.hpp"
 
 namespace rl::blk {
 
 BlockDeviceShadow::BlockDeviceShadow(Domain& driver, pci::DeviceRef device, Config cfg)
     : domain_(driver), proxy_(driver), cfg_(cfg) {
-  // Stop the device's DMA before the dead driver's queues are freed.
-  driver.on_reclaim([device] {
-    std::string error;
-    if (pci::Device* d = pci::lookup(device)) d->reset(&error);
-  });
+  shadow::reset_device_on_failure(driver, device);   // no DMA into the dead driver's queues
 }
 
-bool BlockDeviceShadow::restart_driver() {
-  auto backoff = cfg_.backoff;
-  for (uint32_t attempt = 0; attempt < cfg_.max_attempts; ++attempt) {
-    if (domain_.alive() || domain_.restart().ok()) return true;
-    std::this_thread::sleep_for(backoff);
-    backoff *= 2;
-  }
-  return false;
-}
+bool BlockDeviceShadow::restart_driver() { return shadow::restart(domain_, cfg_.max_attempts, cfg_.backoff); }
 
 void BlockDeviceShadow::record_recovery(std::chrono::steady_clock::time_point since) {
   ++recoveries_;

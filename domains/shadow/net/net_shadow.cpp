@@ -3,34 +3,21 @@
 #include <optional>
 #include <thread>
 
-#include "drivers/pci/device.hpp"
+#include "domains/shadow/recovery.hpp"
 
 namespace rl::net {
 
 NetDeviceShadow::NetDeviceShadow(Domain& driver, pci::DeviceRef device, Config cfg)
     : domain_(driver), proxy_(driver), cfg_(cfg) {
-  if (device.id) {
-    // Stop the device's DMA before the dead driver's rings are freed.
-    driver.on_reclaim([device] {
-      std::string error;
-      if (pci::Device* d = pci::lookup(device)) d->reset(&error);
-    });
-  }
+  if (device.id) shadow::reset_device_on_failure(driver, device);   // no DMA into the dead driver's rings
 }
 
 bool NetDeviceShadow::restart_driver() {
-  auto backoff = cfg_.backoff;
-  for (uint32_t attempt = 0; attempt < cfg_.max_attempts; ++attempt) {
-    if (domain_.alive() || domain_.restart().ok()) {
-      base_.rx_dropped += last_.rx_dropped;   // the new incarnation counts from zero
-      base_.tx_dropped += last_.tx_dropped;
-      last_ = {};
-      return true;
-    }
-    std::this_thread::sleep_for(backoff);
-    backoff *= 2;
-  }
-  return false;
+  if (!shadow::restart(domain_, cfg_.max_attempts, cfg_.backoff)) return false;
+  base_.rx_dropped += last_.rx_dropped;   // the new incarnation counts from zero
+  base_.tx_dropped += last_.tx_dropped;
+  last_ = {};
+  return true;
 }
 
 template <class F>

@@ -32,7 +32,7 @@ assert bad.returncode == 2 and "expected nvme, membdev, ixgbe, nullnet or all" i
 
 # rl-recovery, briefly: crashes on a timer from another thread, each recovered.
 recovery = sys.argv[2]
-p = subprocess.run([recovery, "--target", "nvme", "--rw", "write", "--time", "2", "--crash-every", "0.4"],
+p = subprocess.run([recovery, "--target", "nvme", "--rw", "write", "--time", "1", "--crash-every", "0.2"],
                    capture_output=True, text=True, timeout=120)
 assert p.returncode == 0, p.stderr[-1500:]
 r = json.loads(p.stdout)

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "bench/tsc.hpp"
@@ -87,21 +88,9 @@ void BM_Forward_ixgbe_direct(benchmark::State& state) {
   forward(state, nic.get());
 }
 
-void BM_Forward_ixgbe_domain(benchmark::State& state) {
-  std::string err;
-  auto dev = pci::open("sim:ixgbe,wire=loopback", &err);
-  if (!dev) return state.SkipWithError(err.c_str());
-  auto ref = pci::attach(std::move(dev));
-  LoadError lerr;
-  auto l = net::load_ixgbe(std::string(RL_IXGBE_DOMAIN_DIR) + "/ixgbe.so", "ixgbe", net::IxgbeInit{ref, 1, 1}, &lerr);
-  if (!l) return state.SkipWithError(lerr.message.c_str());
-  prime(state, l.proxy.get());
-  forward(state, l.proxy.get());
-  l = {};
-  pci::detach(ref);
-}
-
-void BM_Forward_ixgbe_shadow(benchmark::State& state) {
+// The ixgbe domain on a simulated port with a loopback wire, forwarding
+// through the proxy or, with `shadow`, through the network shadow too.
+void forward_ixgbe_domain(benchmark::State& state, bool shadow) {
   std::string err;
   auto dev = pci::open("sim:ixgbe,wire=loopback", &err);
   if (!dev) return state.SkipWithError(err.c_str());
@@ -110,13 +99,18 @@ void BM_Forward_ixgbe_shadow(benchmark::State& state) {
   auto l = net::load_ixgbe(std::string(RL_IXGBE_DOMAIN_DIR) + "/ixgbe.so", "ixgbe", net::IxgbeInit{ref, 1, 1}, &lerr);
   if (!l) return state.SkipWithError(lerr.message.c_str());
   {
-    net::NetDeviceShadow shadow(*l.domain, ref);
-    prime(state, &shadow);
-    forward(state, &shadow);
+    std::optional<net::NetDeviceShadow> s;
+    net::Net* nic = l.proxy.get();
+    if (shadow) nic = &s.emplace(*l.domain, ref);
+    prime(state, nic);
+    forward(state, nic);
   }
   l = {};
   pci::detach(ref);
 }
+
+void BM_Forward_ixgbe_domain(benchmark::State& state) { forward_ixgbe_domain(state, false); }
+void BM_Forward_ixgbe_shadow(benchmark::State& state) { forward_ixgbe_domain(state, true); }
 
 void BM_RRefDeque(benchmark::State& state) {
   auto q = RRefDeque<RRef<net::Packet>, 32>::make();

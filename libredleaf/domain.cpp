@@ -164,6 +164,7 @@ bool Domain::start(std::string* error) {
 
 Domain::~Domain() {
   TrustedScope trusted;
+  stop_injecting();   // the slot is reused: its next domain starts unarmed
   {
     std::lock_guard g(lock_);
     unloaded_ = true;

@@ -16,7 +16,7 @@ struct Packet {
   uint16_t len;
 };
 
-inline constexpr std::size_t kNetBatch = 32;
+inline constexpr std::size_t kNetBatch = 64;   // batches of 1 to 64 frames
 using PacketBatch = RRefDeque<RRef<Packet>, kNetBatch>;
 
 struct LinkState {

@@ -13,6 +13,7 @@ runs = [
     (fwd, ["--device", "sim:ixgbe,wire=loopback", "--time", "1", "--through", "domain", "--batch", "8"]),
     (fwd, ["--device", "sim:ixgbe,wire=gen:size=60-1514:flows=16", "--time", "1", "--queues", "4"]),
     (fwd, ["--device", "sim:ixgbe,wire=loopback", "--time", "1", "--mode", "mac"]),
+    (fwd, ["--device", "sim:ixgbe,wire=loopback", "--time", "1", "--batch", "64", "--through", "domain"]),
 ]
 for tool, args in runs:
     p = subprocess.run([tool] + args, capture_output=True, text=True, timeout=60)

@@ -32,7 +32,7 @@ struct NetOptions {
   if (why) fprintf(stderr, "%s: %s\n", prog, why);
   fprintf(stderr,
           "usage: %s [--device sim:ixgbe,wire=loopback|pair:NAME|sink|pcap:FILE|tap:IFNAME|gen:...|ADDR]\n"
-          "          [--batch 1..32] [--queues 1..16] [--time SECONDS] [--size 60..1514]\n"
+          "          [--batch 1..64] [--queues 1..16] [--time SECONDS] [--size 60..1514]\n"
           "          [--through direct|domain] [--ip A.B.C.D (rl-responder)] [--mode io|mac (rl-fwd)]\n"
           "  wire=gen[:size=N|MIN-MAX][:flows=N][:rate=MPPS][:count=N] generates UDP frames to the port\n",
           prog);
@@ -57,7 +57,7 @@ inline NetOptions parse_net_options(int argc, char** argv) {
     if (i + 1 >= argc) usage(argv[0], ("missing value for " + a).c_str());
     const char* v = argv[++i];
     if (a == "--device") o.device = v;
-    else if (a == "--batch") o.batch = static_cast<uint32_t>(num("--batch", v, 1, 32));
+    else if (a == "--batch") o.batch = static_cast<uint32_t>(num("--batch", v, 1, static_cast<long>(net::kNetBatch)));
     else if (a == "--queues") o.queues = static_cast<uint32_t>(num("--queues", v, 1, 16));
     else if (a == "--time") o.seconds = static_cast<double>(num("--time", v, 1, 3600));
     else if (a == "--size") o.size = static_cast<uint16_t>(num("--size", v, 60, 1514));

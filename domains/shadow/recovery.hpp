@@ -3,7 +3,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "drivers/pci/device.hpp"
 #include "libredleaf/domain.hpp"
@@ -28,6 +31,36 @@ inline bool restart(Domain& driver, uint32_t attempts, std::chrono::microseconds
     backoff *= 2;
   }
   return false;
+}
+
+// Each recovery's duration, from the failed call's return to the driver
+// serving again (nanoseconds); their number is the shadow's recoveries.
+class RecoveryLog {
+ public:
+  using Clock = std::chrono::steady_clock;
+  void record(Clock::time_point since) {
+    ns_.push_back(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - since).count()));
+  }
+  uint64_t count() const noexcept { return ns_.size(); }
+  const std::vector<uint64_t>& ns() const noexcept { return ns_; }
+
+ private:
+  std::vector<uint64_t> ns_;
+};
+
+// Runs `call`; while it fails with DomainFailed, brings the driver back with
+// `recover` (false: give up) and runs it again, up to `attempts` times.
+template <class Call, class Recover>
+auto call_with_recovery(Call&& call, uint32_t attempts, Recover&& recover, RecoveryLog& log) -> decltype(call()) {
+  std::optional<decltype(call())> r;   // RpcResult is not assignable: re-emplaced per attempt
+  r.emplace(call());
+  for (uint32_t attempt = 0; !r->ok() && r->error() == RpcError::DomainFailed && attempt < attempts; ++attempt) {
+    auto since = RecoveryLog::Clock::now();
+    if (!recover()) break;
+    log.record(since);
+    r.emplace(call());
+  }
+  return std::move(*r);
 }
 
 }  // namespace rl::shadow

@@ -1,8 +1,8 @@
 #include "domains/shadow/bdev/bdev_shadow.hpp"
 
 #include <cerrno>
-#include <optional>
 #include <thread>
+#include <utility>
 
 #include "domains/shadow/recovery.hpp"
 
@@ -15,24 +15,9 @@ BlockDeviceShadow::BlockDeviceShadow(Domain& driver, pci::DeviceRef device, Conf
 
 bool BlockDeviceShadow::restart_driver() { return shadow::restart(domain_, cfg_.max_attempts, cfg_.backoff); }
 
-void BlockDeviceShadow::record_recovery(std::chrono::steady_clock::time_point since) {
-  ++recoveries_;
-  recovery_ns_.push_back(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - since).count()));
-}
-
 template <class F>
 auto BlockDeviceShadow::with_recovery(F&& call) -> decltype(call()) {
-  std::optional<decltype(call())> r;   // RpcResult is not assignable: re-emplaced per attempt
-  r.emplace(call());
-  for (uint32_t attempt = 0; !r->ok() && r->error() == RpcError::DomainFailed && attempt < cfg_.max_attempts;
-       ++attempt) {
-    auto since = std::chrono::steady_clock::now();
-    if (!recover_and_replay()) break;
-    record_recovery(since);
-    r.emplace(call());
-  }
-  return std::move(*r);
+  return shadow::call_with_recovery(call, cfg_.max_attempts, [this] { return recover_and_replay(); }, log_);
 }
 
 uint32_t BlockDeviceShadow::take_slot() {
@@ -127,19 +112,15 @@ RpcResult<QueueStats> BlockDeviceShadow::stats() {
 
 RpcResult<BlockResult> BlockDeviceShadow::read(uint64_t lba, RRef<Block> buf) {
   Hold<Block> hold(buf);
-  std::optional<RpcResult<BlockResult>> r;
-  r.emplace(proxy_.read(lba, std::move(buf)));
-  for (uint32_t attempt = 0; !r->ok() && r->error() == RpcError::DomainFailed && attempt < cfg_.max_attempts;
-       ++attempt) {
-    auto since = std::chrono::steady_clock::now();
-    if (!recover_and_replay()) break;
-    record_recovery(since);
-    RRef<Block> again = hold.adopt();   // died with the driver: ours again
-    if (!again) again = RRef<Block>::make_aligned(4096);
-    hold = Hold<Block>(again);
-    r.emplace(proxy_.read(lba, std::move(again)));
-  }
-  return std::move(*r);
+  bool retry = false;
+  return with_recovery([&] {
+    if (std::exchange(retry, true)) {   // the buffer died with the driver and is ours again
+      buf = hold.adopt();
+      if (!buf) buf = RRef<Block>::make_aligned(4096);
+      hold = Hold<Block>(buf);
+    }
+    return proxy_.read(lba, std::move(buf));
+  });
 }
 
 RpcResult<BlkBatch> BlockDeviceShadow::submit_and_poll(BlkBatch batch) {
@@ -161,9 +142,9 @@ RpcResult<BlkBatch> BlockDeviceShadow::submit_and_poll(BlkBatch batch) {
     complete_in_place(out);
   } else {
     if (r.error() != RpcError::DomainFailed) return r;
-    auto since = std::chrono::steady_clock::now();
+    auto since = shadow::RecoveryLog::Clock::now();
     if (!recover_and_replay()) return r;
-    record_recovery(since);
+    log_.record(since);
     out = BlkBatch::make();
   }
   while (!out.full() && !ready_.empty()) {

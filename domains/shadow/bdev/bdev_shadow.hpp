@@ -24,6 +24,7 @@
 
 #include "idl/bdev.rl.hpp"
 #include "libredleaf/domain.hpp"
+#include "domains/shadow/recovery.hpp"
 #include "libredleaf/hold.hpp"
 
 namespace rl::blk {
@@ -48,12 +49,12 @@ class BlockDeviceShadow final : public NvmeBDev {
   RpcResult<BlkBatch> submit_and_poll(BlkBatch batch) override;
   RpcResult<QueueStats> stats() override;
 
-  uint64_t recoveries() const noexcept { return recoveries_; }
+  uint64_t recoveries() const noexcept { return log_.count(); }
   uint64_t replayed() const noexcept { return replayed_; }
   std::size_t in_flight() const noexcept { return ledger_.size() - free_.size(); }
   // Each recovery's duration: from the failed call's return to the driver
   // serving again, replay submitted (nanoseconds).
-  const std::vector<uint64_t>& recovery_ns() const noexcept { return recovery_ns_; }
+  const std::vector<uint64_t>& recovery_ns() const noexcept { return log_.ns(); }
 
  private:
   struct InFlight {
@@ -73,7 +74,6 @@ class BlockDeviceShadow final : public NvmeBDev {
   // Completed requests come back: caller's tags, holds released, into ready_.
   void collect(BlkBatch& done);
   void complete_in_place(BlkBatch& done);
-  void record_recovery(std::chrono::steady_clock::time_point since);
 
   Domain& domain_;
   NvmeBDevProxy proxy_;
@@ -81,8 +81,8 @@ class BlockDeviceShadow final : public NvmeBDev {
   std::vector<InFlight> ledger_;
   std::vector<uint32_t> free_;
   std::deque<BlkReq> ready_;   // completed, waiting for room in a returned deque
-  uint64_t recoveries_ = 0, replayed_ = 0;
-  std::vector<uint64_t> recovery_ns_;
+  uint64_t replayed_ = 0;
+  shadow::RecoveryLog log_;
 };
 
 }  // namespace rl::blk

@@ -1,6 +1,5 @@
 #include "domains/shadow/net/net_shadow.hpp"
 
-#include <optional>
 #include <thread>
 
 #include "domains/shadow/recovery.hpp"
@@ -22,17 +21,7 @@ bool NetDeviceShadow::restart_driver() {
 
 template <class F>
 auto NetDeviceShadow::with_recovery(F&& call) -> decltype(call()) {
-  std::optional<decltype(call())> r;   // RpcResult is not assignable: re-emplaced per attempt
-  r.emplace(call());
-  for (uint32_t attempt = 0; !r->ok() && r->error() == RpcError::DomainFailed && attempt < cfg_.max_attempts;
-       ++attempt) {
-    auto since = std::chrono::steady_clock::now();
-    if (!restart_driver()) break;
-    ++recoveries_;
-    recovery_ns_.push_back(static_cast<uint64_t>((std::chrono::steady_clock::now() - since).count()));
-    r.emplace(call());
-  }
-  return std::move(*r);
+  return shadow::call_with_recovery(call, cfg_.max_attempts, [this] { return restart_driver(); }, log_);
 }
 
 void NetDeviceShadow::count(const PacketBatch& q, bool tx, uint64_t frames_in, uint64_t bytes_in) {
@@ -85,7 +74,7 @@ bool NetDeviceShadow::untouched(const RRef<Packet>& p) const {
 }
 
 RpcResult<PacketBatch> NetDeviceShadow::recover(DequeHold<RRef<Packet>, kNetBatch>& hold, bool tx) {
-  auto since = std::chrono::steady_clock::now();
+  auto since = shadow::RecoveryLog::Clock::now();
   if (!restart_driver()) return detail::Trusted::error<PacketBatch>(RpcError::DomainFailed);
   PacketBatch batch = hold.adopt();   // orphaned by the death: as the driver left it
   if (!batch) batch = PacketBatch::make();
@@ -103,8 +92,7 @@ RpcResult<PacketBatch> NetDeviceShadow::recover(DequeHold<RRef<Packet>, kNetBatc
     if (tx && untouched(p)) ++resend;
     else p->len = 0;   // a buffer to refill (received frames of the dead driver are dropped)
   }
-  ++recoveries_;
-  recovery_ns_.push_back(static_cast<uint64_t>((std::chrono::steady_clock::now() - since).count()));
+  log_.record(since);
   if (!tx || resend == 0) return batch;
   resent_ += resend;
   DequeHold<RRef<Packet>, kNetBatch> again(batch);

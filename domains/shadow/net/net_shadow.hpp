@@ -24,6 +24,7 @@
 
 #include "idl/net.rl.hpp"
 #include "libredleaf/domain.hpp"
+#include "domains/shadow/recovery.hpp"
 #include "libredleaf/hold.hpp"
 
 namespace rl::net {
@@ -43,13 +44,13 @@ class NetDeviceShadow final : public Net {
   RpcResult<NetStats> stats() override;
   RpcResult<std::array<uint8_t, 6>> mac_address() override;
 
-  uint64_t recoveries() const noexcept { return recoveries_; }
+  uint64_t recoveries() const noexcept { return log_.count(); }
   uint64_t resent() const noexcept { return resent_; }
   uint64_t unsent_after_failed_resend() const noexcept { return unsent_; }
   // Frames a driver had taken when it crashed (in its ring, maybe sent):
   // returned as sent, though the wire may not have seen them.
   uint64_t unknown_fate() const noexcept { return unknown_fate_; }
-  const std::vector<uint64_t>& recovery_ns() const noexcept { return recovery_ns_; }
+  const std::vector<uint64_t>& recovery_ns() const noexcept { return log_.ns(); }
 
  private:
   bool restart_driver();
@@ -67,8 +68,8 @@ class NetDeviceShadow final : public Net {
   std::array<uint16_t, kNetBatch> sent_len_{};
   NetStats counted_{};                            // what passed through the shadow
   NetStats base_{}, last_{};                      // drop counters of earlier incarnations, the last seen
-  uint64_t recoveries_ = 0, resent_ = 0, unsent_ = 0, unknown_fate_ = 0;
-  std::vector<uint64_t> recovery_ns_;
+  uint64_t resent_ = 0, unsent_ = 0, unknown_fate_ = 0;
+  shadow::RecoveryLog log_;
 };
 
 }  // namespace rl::net

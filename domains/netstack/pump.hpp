@@ -1,0 +1,99 @@
+// The pump: trusted code that moves frames between a Net (a driver domain,
+// its shadow, or a driver called directly) and a NetStack (the stack domain).
+// One poll() is one round of the application's loop:
+//   receive a batch -> the stack takes it and fills it with its replies ->
+//   transmit them -> the emptied buffers are the next receive batch.
+// The batch moves by ownership: no frame is copied between the driver and
+// the stack.  Frames the driver cannot take (a full ring) are offered again
+// a few times, then dropped and counted: TCP sends them again.
+#pragma once
+
+#include <cstdint>
+
+#include "idl/net.rl.hpp"
+#include "idl/netstack.rl.hpp"
+
+namespace rl::netstack {
+
+class Pump {
+ public:
+  struct Counters {
+    uint64_t rounds = 0, frames_in = 0, frames_out = 0, tx_dropped = 0;
+  };
+  enum class Failed { None, Driver, Stack };
+
+  Pump(net::Net& net, NetStack& stack, uint32_t batch = static_cast<uint32_t>(net::kNetBatch))
+      : net_(&net), stack_(&stack), batch_(batch) {
+    refill();
+  }
+
+  // One round.  Returns the frames moved (received + sent), or -1 when the
+  // driver or the stack failed (see failed()); the pump is usable again
+  // after the failed side has been replaced (rebind()).
+  int64_t poll() {
+    auto rx = net_->submit_and_poll(std::move(frames_), false);
+    if (!rx.ok()) return fail(Failed::Driver);
+    frames_ = std::move(rx.value());
+    uint64_t in = 0;
+    while (in < frames_.size() && frames_[in]->len) ++in;
+    auto out = stack_->exchange(std::move(frames_));
+    if (!out.ok()) return fail(Failed::Stack);
+    frames_ = std::move(out.value());
+    uint64_t sent = 0;
+    for (int attempt = 0; attempt < kTxAttempts; ++attempt) {
+      const std::size_t pending = waiting();
+      if (!pending) break;
+      auto tx = net_->submit_and_poll(std::move(frames_), true);
+      if (!tx.ok()) return fail(Failed::Driver);
+      frames_ = std::move(tx.value());
+      sent += pending - waiting();
+    }
+    for (std::size_t i = 0; i < frames_.size(); ++i)
+      if (frames_[i]->len) {   // the driver never took it
+        frames_[i]->len = 0;
+        ++counters_.tx_dropped;
+      }
+    ++counters_.rounds;
+    counters_.frames_in += in;
+    counters_.frames_out += sent;
+    return static_cast<int64_t>(in + sent);
+  }
+
+  // After a failure: continue with these (the restarted side).
+  void rebind(net::Net& net, NetStack& stack) {
+    net_ = &net;
+    stack_ = &stack;
+    failed_ = Failed::None;
+    refill();
+  }
+
+  Failed failed() const noexcept { return failed_; }
+  const Counters& counters() const noexcept { return counters_; }
+
+ private:
+  static constexpr int kTxAttempts = 4;   // a ring full for four rounds in a row is congestion, not a hiccup
+
+  std::size_t waiting() {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < frames_.size(); ++i) n += frames_[i]->len != 0;
+    return n;
+  }
+  int64_t fail(Failed who) {
+    failed_ = who;
+    return -1;
+  }
+  // A fresh batch: after a failure the old one went down with the callee.
+  void refill() {
+    frames_ = net::PacketBatch::make();
+    for (uint32_t i = 0; i < batch_; ++i) (void)frames_.push_back(RRef<net::Packet>::make());
+  }
+
+  net::Net* net_;
+  NetStack* stack_;
+  uint32_t batch_;
+  net::PacketBatch frames_;
+  Failed failed_ = Failed::None;
+  Counters counters_{};
+};
+
+}  // namespace rl::netstack

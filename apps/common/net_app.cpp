@@ -1,0 +1,183 @@
+#include "apps/common/net_app.hpp"
+
+#include <sys/prctl.h>
+#include <time.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+
+namespace rl::app {
+namespace {
+
+// Polling spins, as DPDK does; but a server with nothing to do for a while
+// (about a millisecond of empty rounds) naps 20 µs between rounds, so that on
+// a two-core machine the clients and the kernel's TAP path get the CPU.
+constexpr uint64_t kIdleRoundsBeforeNap = 2000;
+constexpr long kNapNs = 20'000;
+
+std::atomic<bool> g_stop_requested{false};
+void on_stop_signal(int) { g_stop_requested = true; }
+
+bool parse_number(const std::string& v, double lo, double hi, double* out) {
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end || !(d >= lo && d <= hi)) return false;
+  *out = d;
+  return true;
+}
+
+}  // namespace
+
+const char* net_app_usage() {
+  return "  --device DEV            sim:ixgbe,wire=tap:IFNAME (default tap:rl0), another sim wire, or a PCI address\n"
+         "  --ip A.B.C.D[/N]        the stack's address (default 10.0.0.2/24)\n"
+         "  --gateway A.B.C.D       default route (default none)\n"
+         "  --through shadow|domain the driver domain behind its shadow (default: crashes are recovered) or alone\n"
+         "  --crash-driver-every S  inject a fault into the driver domain every S seconds (0.05..3600)\n"
+         "  --time S                stop after S seconds (default: at SIGINT/SIGTERM)\n";
+}
+
+bool parse_net_app_option(NetAppOptions& o, const std::string& flag, const std::string& value, std::string* error) {
+  auto ipv4 = [&](const std::string& text, uint32_t* out) {
+    in_addr a{};
+    if (inet_pton(AF_INET, text.c_str(), &a) != 1) {
+      *error = flag + " " + value + ": expected A.B.C.D";
+      return false;
+    }
+    *out = ntohl(a.s_addr);
+    return true;
+  };
+  if (flag == "--device") {
+    o.device = value;
+  } else if (flag == "--ip") {
+    std::string addr = value;
+    auto slash = value.find('/');
+    if (slash != std::string::npos) {
+      double prefix = 0;
+      if (!parse_number(value.substr(slash + 1), 1, 30, &prefix)) {
+        *error = "--ip " + value + ": the prefix length must be 1..30";
+        return true;
+      }
+      o.prefix = static_cast<uint32_t>(prefix);
+      addr = value.substr(0, slash);
+    }
+    ipv4(addr, &o.ip);
+  } else if (flag == "--gateway") {
+    ipv4(value, &o.gateway);
+  } else if (flag == "--through") {
+    if (value != "shadow" && value != "domain") *error = "--through " + value + ": expected shadow or domain";
+    o.shadow = value == "shadow";
+  } else if (flag == "--crash-driver-every") {
+    if (!parse_number(value, 0.05, 3600, &o.crash_every)) *error = "--crash-driver-every " + value + ": expected 0.05..3600 seconds";
+  } else if (flag == "--time") {
+    if (!parse_number(value, 0.1, 1e7, &o.seconds)) *error = "--time " + value + ": expected a number of seconds";
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<NetApp> NetApp::open(const NetAppOptions& o, std::string* error) {
+  std::unique_ptr<NetApp> app(new NetApp);
+  app->options_ = o;
+  auto dev = pci::open(o.device, error);
+  if (!dev) return nullptr;
+  app->ref_ = pci::attach(std::move(dev));
+  LoadError lerr;
+  app->driver_ = net::load_ixgbe(std::string(RL_IXGBE_DOMAIN_DIR) + "/ixgbe.so", "ixgbe",
+                                 net::IxgbeInit{app->ref_, 1, 1}, &lerr);
+  if (!app->driver_) {
+    *error = "the ixgbe driver domain: " + lerr.message;
+    return nullptr;
+  }
+  net::Net* net = app->driver_.proxy.get();
+  if (o.shadow) {
+    app->shadow_ = std::make_unique<net::NetDeviceShadow>(*app->driver_.domain, app->ref_);
+    net = app->shadow_.get();
+  }
+  auto mac = net->mac_address();
+  if (!mac.ok()) {
+    *error = std::string("the driver failed at start: ") + to_string(mac.error());
+    return nullptr;
+  }
+  const uint32_t mask = o.prefix ? ~uint32_t{0} << (32 - o.prefix) : 0;
+  app->stack_ = netstack::load_netstack(std::string(RL_NETSTACK_DOMAIN_DIR) + "/netstack.so", "netstack",
+                                        netstack::NetStackInit{mac.value(), o.ip, mask, o.gateway, 0}, &lerr);
+  if (!app->stack_) {
+    *error = "the network stack domain: " + lerr.message;
+    return nullptr;
+  }
+  app->pump_.emplace(*net, *app->stack_.proxy);
+  app->start_ = std::chrono::steady_clock::now();
+  app->next_crash_ = app->start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                       std::chrono::duration<double>(o.crash_every));
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  prctl(PR_SET_TIMERSLACK, 1UL);   // naps of 20 µs, not the default 50 µs of slack on top
+  return app;
+}
+
+NetApp::~NetApp() {
+  pump_.reset();
+  stack_ = {};
+  shadow_.reset();
+  driver_ = {};
+  if (ref_.id) pci::detach(ref_);
+}
+
+std::string NetApp::address() const {
+  char buf[INET_ADDRSTRLEN];
+  in_addr a{htonl(options_.ip)};
+  inet_ntop(AF_INET, &a, buf, sizeof buf);
+  return buf;
+}
+
+bool NetApp::round() {
+  if (options_.crash_every > 0 && std::chrono::steady_clock::now() >= next_crash_) {
+    driver_.domain->inject_next(FaultKind::Segfault);
+    next_crash_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(options_.crash_every));
+  }
+  int64_t moved = pump_->poll();
+  if (moved >= 0) {
+    idle_rounds_ = moved ? 0 : idle_rounds_ + 1;
+    return true;
+  }
+  if (pump_->failed() == netstack::Pump::Failed::Stack) return stack_failed() == 0;
+  DomainInfo info = driver_.domain->info();
+  fprintf(stderr, "rl: the driver domain failed (%s: %s) and runs without a shadow (--through domain); stopping\n",
+          to_string(info.last_cause), info.last_message.c_str());
+  return false;
+}
+
+int NetApp::stack_failed() {
+  DomainInfo info = stack_.domain->info();
+  fprintf(stderr, "rl: the network stack domain failed (%s: %s); its connections are gone; stopping\n",
+          to_string(info.last_cause), info.last_message.c_str());
+  return 1;
+}
+
+bool NetApp::should_stop() {
+  if (stop_ || g_stop_requested) return true;
+  return options_.seconds > 0 &&
+         std::chrono::steady_clock::now() - start_ >= std::chrono::duration<double>(options_.seconds);
+}
+
+void NetApp::idle(bool had_events) {
+  if (had_events) idle_rounds_ = 0;
+  if (idle_rounds_ < kIdleRoundsBeforeNap) return;
+  timespec nap{0, kNapNs};
+  nanosleep(&nap, nullptr);
+}
+
+NetApp::Summary NetApp::summary() const {
+  const auto& c = pump_->counters();
+  Summary s{c.frames_in, c.frames_out, c.tx_dropped, driver_.domain->faults_injected(),
+            shadow_ ? shadow_->recoveries() : 0, shadow_ ? shadow_->recovery_ns() : std::vector<uint64_t>{},
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()};
+  return s;
+}
+
+}  // namespace rl::app

@@ -246,6 +246,33 @@ TEST(Ixgbe, RateLimitedGeneratorSendsNoMoreThanItsRate) {
   EXPECT_EQ(got + drv->stats().rx_dropped, model(*dev).generated_frames()) << "each frame received or counted missed";
 }
 
+// Maglev's benchmark has a million flows: beyond 65,536 the source address
+// carries the flow (10.1.x.y, then 10.2.x.y, ...), the first 65,536 as before.
+TEST(Ixgbe, GeneratorFlowsBeyondSixteenBitsHaveDistinctSources) {
+  sim::GeneratorOptions o;
+  std::string err;
+  ASSERT_TRUE(sim::parse_generator("flows=1000000", &o, &err)) << err;
+  EXPECT_EQ(o.flows, 1000000u);
+  EXPECT_FALSE(sim::parse_generator("flows=16711681", &o, &err));
+  EXPECT_NE(err.find("flows=16711681"), std::string::npos) << err;
+  ASSERT_TRUE(sim::parse_generator("flows=200000", &o, &err));
+  sim::Generator gen(o, {2, 0, 0, 0, 0, 1});
+  std::set<uint64_t> tuples;
+  std::array<uint8_t, net::kMaxFrame> f{};
+  for (uint32_t flow = 0; flow < 200000; ++flow) {
+    ASSERT_EQ(gen.next(f.data()), 60);
+    uint32_t src = uint32_t{f[26]} << 24 | uint32_t{f[27]} << 16 | uint32_t{f[28]} << 8 | f[29];
+    uint16_t sport = static_cast<uint16_t>(f[34] << 8 | f[35]);
+    ASSERT_EQ(src, (10u << 24) + (1u << 16) + flow) << "flow " << flow;
+    ASSERT_EQ(sport, 1024 + flow % 60000) << "flow " << flow;
+    tuples.insert(uint64_t{src} << 16 | sport);
+  }
+  EXPECT_EQ(tuples.size(), 200000u) << "one source per flow";
+  gen.next(f.data());
+  EXPECT_EQ(f[27], 1) << "then the first flow again: 10.1.0.0";
+  EXPECT_EQ(f[29], 0);
+}
+
 TEST(Ixgbe, OversizeFramesAreDroppedAndCountedNotBlamedOnTheDriver) {
   auto dev = port("sink");
   auto drv = driver(*dev);

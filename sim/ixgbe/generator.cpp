@@ -49,7 +49,7 @@ bool parse_generator(const std::string& spec, GeneratorOptions* out, std::string
       o.min_size = static_cast<uint16_t>(n);
       o.max_size = static_cast<uint16_t>(m);
     } else if (key == "flows") {
-      if (!bounded("flows", value, 1, 65536, &n, error)) return false;
+      if (!bounded("flows", value, 1, kMaxGeneratorFlows, &n, error)) return false;
       o.flows = static_cast<uint32_t>(n);
     } else if (key == "rate") {
       if (!bounded("rate", value, 0, 1000, &n, error)) return false;
@@ -104,7 +104,10 @@ uint16_t Generator::next(uint8_t* f) {
   put16(ip + 6, 0x4000);   // don't fragment
   ip[8] = 64;
   ip[9] = 17;              // UDP
-  uint32_t src = (10u << 24) | (1u << 16) | flow;   // 10.1.x.y, one address per flow
+  // One address per flow: 10.1.x.y for the first 65,536 flows, then 10.2.x.y
+  // and on, so that a million flows (Maglev's benchmark) have distinct
+  // sources; the port, 16 bits, cannot tell them apart by itself.
+  uint32_t src = (10u << 24) + (1u << 16) + flow;
   uint8_t addrs[8] = {static_cast<uint8_t>(src >> 24), static_cast<uint8_t>(src >> 16), static_cast<uint8_t>(src >> 8),
                       static_cast<uint8_t>(src), 10, 0, 0, 2};
   std::memcpy(ip + 12, addrs, 8);

@@ -1,6 +1,7 @@
 // A packet generator on a simulated wire (sim:ixgbe,wire=gen:...): UDP over
 // IPv4 frames of a size or a size range, spread over flows (source address
-// and port), at a rate or as fast as receive descriptors allow.
+// and port; up to kMaxGeneratorFlows), at a rate or as fast as receive
+// descriptors allow.
 #pragma once
 
 #include <array>
@@ -9,6 +10,9 @@
 #include <string>
 
 namespace rl::sim {
+
+// Flows have source addresses 10.1.0.0 up to 10.255.255.255 (see next()).
+inline constexpr uint32_t kMaxGeneratorFlows = 255u << 16;
 
 struct GeneratorOptions {
   uint16_t min_size = 60, max_size = 60;   // frame bytes without CRC, 60..1514

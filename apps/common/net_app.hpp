@@ -54,10 +54,16 @@ class NetApp {
   std::string address() const;   // "10.0.0.2"
 
   // Runs until stopped (SIGINT/SIGTERM, --time, or stop()): each round moves
-  // frames, then calls on_event for each socket event.  Returns 0, or 1
-  // after printing why the driver (without a shadow) or the stack failed.
+  // frames, then calls on_event for each socket event, then on_round() --
+  // for the application's timers, which must fire when no event comes (an
+  // idle connection's timeout).  Returns 0, or 1 after printing why the
+  // driver (without a shadow) or the stack failed.
   template <class OnEvent>
   int run(OnEvent&& on_event) {
+    return run(on_event, [] {});
+  }
+  template <class OnEvent, class OnRound>
+  int run(OnEvent&& on_event, OnRound&& on_round) {
     for (;;) {
       if (!round()) return 1;
       bool any = false;
@@ -68,6 +74,7 @@ class NetApp {
         any |= ev.value().count > 0;
         more = ev.value().more != 0;
       }
+      on_round();
       if (should_stop()) return 0;
       idle(any);
     }

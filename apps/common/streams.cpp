@@ -46,6 +46,11 @@ bool Streams::write(int32_t s, std::string_view bytes) {
   if (o.sent == o.bytes.size()) {
     o.bytes.clear();
     o.sent = 0;
+  } else if (o.sent >= 64 * 1024 && o.sent >= o.bytes.size() / 2) {
+    // A writer that keeps adding while a slow reader keeps the buffer from
+    // emptying (pipelined answers) would otherwise keep every byte ever sent.
+    o.bytes.erase(0, o.sent);
+    o.sent = 0;
   }
   o.bytes.append(bytes);
   return flush(s);

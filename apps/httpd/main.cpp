@@ -80,7 +80,8 @@ Options parse(int argc, char** argv) {
 
 struct Connection {
   httpd::RequestParser parser;
-  std::string in;
+  std::string in;                     // read, not yet parsed: only while answers wait (see serve)
+  Streams::ReadState peer = Streams::ReadState::Open;   // End: the peer sent FIN; Reset: it is gone
   int64_t last_active_ms = 0;
 };
 
@@ -108,10 +109,21 @@ class Server {
       else if (e.what & rl::netstack::kWritable) streams_.flush(e.socket);
       return;
     }
+    bool resume = false;
     if (e.what & rl::netstack::kWritable) {
       if (!streams_.flush(e.socket) && !streams_.is_open(e.socket)) return forget(it);
+      // serve() stopped at kMaxBuffered: go on once half of it is sent.
+      resume = streams_.waiting(e.socket) <= kMaxBuffered / 2;
     }
-    if (e.what & (rl::netstack::kReadable | rl::netstack::kClosed)) serve(it);
+    if (resume || (e.what & (rl::netstack::kReadable | rl::netstack::kClosed)))
+      serve(it, (e.what & rl::netstack::kClosed) != 0);
+    sweep_idle();
+  }
+
+  // Every round of the poll loop: closes idle connections even when no
+  // socket has anything to say (sweep_idle looks once a second).
+  void tick() {
+    now_ms_ = httpd::monotonic_ms();
     sweep_idle();
   }
 
@@ -149,13 +161,18 @@ class Server {
     }
   }
 
-  void serve(Map::iterator it) {
+  void serve(Map::iterator it, bool closed_event = false) {
     const int32_t s = it->first;
     Connection& c = it->second;
     c.last_active_ms = now_ms_;
     // Read no more than one request's worth ahead: the parser answers a
-    // request over its limits as soon as the first byte over arrives.
-    const auto state = streams_.read(s, c.in, 64 * 1024);
+    // request over its limits as soon as the first byte over arrives.  And
+    // read nothing while kMaxBuffered of answers wait on a client that does
+    // not read them: what it sends meanwhile stays in the stack, under TCP
+    // flow control, instead of growing `in` without bound.  (A reset is
+    // still read: it ends the connection.)
+    if (c.peer == Streams::ReadState::Open && (streams_.waiting(s) < kMaxBuffered || closed_event))
+      c.peer = streams_.read(s, c.in, 64 * 1024);
     std::string_view in = c.in;
     bool open = true;
     while (open && !in.empty() && streams_.waiting(s) < kMaxBuffered) {
@@ -177,10 +194,10 @@ class Server {
       c.parser.reset();
     }
     c.in.erase(0, c.in.size() - in.size());
-    if (open && state != Streams::ReadState::Open) {
-      // The peer is done sending (or gone): answer what it sent, then close.
-      if (state == Streams::ReadState::Reset) streams_.close(s);
-      else streams_.close_when_sent(s);
+    if (open && c.peer == Streams::ReadState::Reset) {
+      streams_.close(s);   // the peer is gone: nobody reads the answers
+    } else if (open && c.peer == Streams::ReadState::End && c.in.empty()) {
+      streams_.close_when_sent(s);   // the peer is done sending: everything it sent is answered
     }
     if (!streams_.is_open(s) || streams_.closing(s)) forget(it);
   }
@@ -240,7 +257,7 @@ int main(int argc, char** argv) {
   fprintf(stderr, "rl-httpd: serving %s on http://%s:%u/ (driver %s, device %s)\n",
           o.root.empty() ? "the built-in page" : o.root.c_str(), app->address().c_str(), o.port,
           o.net.shadow ? "behind its shadow" : "in its domain", o.net.device.c_str());
-  int rc = app->run([&](const rl::netstack::Event& e) { server.on_event(e); });
+  int rc = app->run([&](const rl::netstack::Event& e) { server.on_event(e); }, [&] { server.tick(); });
   server.summary(app->summary());
   return rc;
 }

@@ -83,6 +83,36 @@ struct OutFrame {
   std::array<uint8_t, kMtu + 14> data;
 };
 
+// A SYN for a connection lwIP still holds in TIME-WAIT (we closed first; it
+// stays there 2 x TCP_MSL = 2 minutes in Debian's build) starts a new
+// connection when its sequence number is past the old one's (RFC 6191; what
+// Linux does).  lwIP itself answers such a SYN with an ACK of the old
+// connection and ignores the peer's RST (RFC 1337), so a client whose
+// kernel reuses the port (it is free on the client's side: it closed
+// second) could not connect from it for two minutes.
+void recycle_time_wait(const uint8_t* frame, std::size_t len) {
+  constexpr std::size_t kEth = 14;
+  if (len < kEth + 20 || frame[12] != 0x08 || frame[13] != 0x00) return;   // IPv4
+  const uint8_t* ip = frame + kEth;
+  const std::size_t ihl = (ip[0] & 0x0fu) * 4u;
+  if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != IP_PROTO_TCP || len < kEth + ihl + 20) return;
+  const uint8_t* th = ip + ihl;
+  if ((th[13] & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN) return;
+  const uint16_t src_port = static_cast<uint16_t>(th[0] << 8 | th[1]);
+  const uint16_t dst_port = static_cast<uint16_t>(th[2] << 8 | th[3]);
+  const uint32_t seq = static_cast<uint32_t>(th[4]) << 24 | static_cast<uint32_t>(th[5]) << 16 |
+                       static_cast<uint32_t>(th[6]) << 8 | th[7];
+  uint32_t src_ip;   // network order, as ip_addr_get_ip4_u32 gives it
+  std::memcpy(&src_ip, ip + 12, 4);
+  for (tcp_pcb* pcb = tcp_tw_pcbs; pcb; pcb = pcb->next) {
+    if (pcb->local_port != dst_port || pcb->remote_port != src_port || !IP_IS_V4_VAL(pcb->remote_ip) ||
+        ip_addr_get_ip4_u32(&pcb->remote_ip) != src_ip)
+      continue;
+    if (TCP_SEQ_GT(seq, pcb->rcv_nxt)) tcp_abort(pcb);   // in TIME-WAIT: freed without a word on the wire
+    return;
+  }
+}
+
 err_t on_accept(void* arg, tcp_pcb* pcb, err_t err);
 err_t on_recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err);
 err_t on_sent(void* arg, tcp_pcb* pcb, u16_t len);
@@ -173,6 +203,7 @@ struct Stack final : NetStack {
       pbuf* p = pbuf_alloc(PBUF_RAW, len, PBUF_RAM);
       if (!p) continue;   // out of memory: the frame is lost, as on a full ring
       pbuf_take(p, pkt.data.data(), len);
+      if (tcp_tw_pcbs) recycle_time_wait(pkt.data.data(), len);
       if (nif_->input(p, nif_) != ERR_OK) pbuf_free(p);
     }
     writable_ = n;

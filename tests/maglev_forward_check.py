@@ -54,6 +54,18 @@ assert s["recoveries"] == 1, s
 assert s["packets_out"] > 0 and 0 <= s["packets_out"] - s["wire_frames"] <= 64, s
 print(f"ok: shadow: the driver crashed once and was recovered, {s['packets_out']} frames forwarded")
 
+# A driver crash every 100 ms behind the shadow: forwarding goes on, and the
+# only frames not on the wire are those a crash caught inside the driver.
+p = subprocess.run([tool, "--device", "sim:ixgbe,wire=gen:flows=10000", "--backends", BACKENDS,
+                    "--through", "shadow", "--time", "2", "--crash-driver-every", "100"],
+                   capture_output=True, text=True, timeout=120)
+assert p.returncode == 0, p.stderr
+s = summary(p.stdout)
+assert s["recoveries"] >= 10, s
+assert s["packets_in"] > 0 and 0 <= s["packets_out"] - s["wire_frames"] <= 64 * s["recoveries"], s
+print(f"ok: shadow: {s['recoveries']} driver crashes recovered, {s['packets_out']} frames forwarded, "
+      f"{s['packets_out'] - s['wire_frames']} caught in a crash")
+
 # Backends changed at run time.  1,000 flows, all tracked within the first
 # batches: adding e moves none of them (section 3.3); removing a moves a's
 # flows, some of them to e.

@@ -36,6 +36,7 @@ using namespace rl::maglev;
           "usage: rl-maglev --backends NAME=A.B.C.D[@XX:XX:XX:XX:XX:XX],... [--device DEV]\n"
           "                 [--through direct|domain|shadow] [--time SECONDS] [--batch 1..64] [--frames N]\n"
           "                 [--conntrack ENTRIES] [--size M (a prime, default 65537)] [--control -|PATH]\n"
+          "                 [--crash-driver-every MS (domain or shadow: a driver fault that often)]\n"
           "       rl-maglev --dump-table --backends NAME,NAME,... [--size M (a prime, default 65537)]\n"
           "  DEV: sim:ixgbe,wire=gen:... (default sim:ixgbe,wire=gen:flows=1000000) or a PCI address\n"
           "  --control: lines 'add NAME=A.B.C.D[@MAC]' or 'remove NAME' from stdin (-) or a FIFO\n");
@@ -53,6 +54,7 @@ struct Options {
   uint64_t frames = 0;   // stop after this many received frames (0: no limit)
   uint64_t conntrack = ForwarderConfig{}.conntrack_entries;
   std::string control;
+  unsigned long crash_every_ms = 0;   // inject a driver fault that often (domain, shadow)
 };
 
 unsigned long number(const std::string& flag, const std::string& v, unsigned long lo, unsigned long hi) {
@@ -84,6 +86,8 @@ Options parse(int argc, char** argv) {
       o.device = v;
     } else if (a == "--through") {
       if (!parse_through(v, &o.through)) usage(("--through " + v + ": expected direct, domain or shadow").c_str());
+    } else if (a == "--crash-driver-every") {
+      o.crash_every_ms = number(a, v, 10, 3600000);
     } else if (a == "--time") {
       o.seconds = static_cast<double>(number(a, v, 1, 3600));
     } else if (a == "--batch") {
@@ -185,6 +189,7 @@ int forward(const Options& o) {
     return 1;
   }
   if (Domain* d = port->domain()) d->inject_on_signal(SIGUSR1, FaultKind::Segfault);
+  if (o.crash_every_ms && !port->domain()) usage("--crash-driver-every needs the driver in a domain (--through domain or shadow)");
 
   ForwarderConfig cfg;
   cfg.conntrack_entries = o.conntrack;
@@ -202,6 +207,7 @@ int forward(const Options& o) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   auto last = start;
+  auto next_crash = start + std::chrono::milliseconds(o.crash_every_ms);
   uint64_t last_in = 0, last_out = 0, last_drop = 0;
   net::Net& net = port->net();
   while (!g_stop.load(std::memory_order_relaxed)) {
@@ -224,6 +230,10 @@ int forward(const Options& o) {
       last_in = c.in;
       last_out = out;
       last_drop = drop;
+    }
+    if (o.crash_every_ms && now >= next_crash) {
+      port->domain()->inject_next(FaultKind::Segfault);
+      next_crash += std::chrono::milliseconds(o.crash_every_ms);
     }
     if (now - start >= std::chrono::duration<double>(o.seconds)) break;
     if (o.frames && fwd.counters().in >= o.frames) break;

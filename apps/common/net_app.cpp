@@ -11,9 +11,15 @@
 namespace rl::app {
 namespace {
 
-// Polling spins, as DPDK does; but a server with nothing to do for a while
-// (about a millisecond of empty rounds) naps 20 µs between rounds, so that on
-// a two-core machine the clients and the kernel's TAP path get the CPU.
+// Polling spins, as DPDK does, while there is work.  After a few empty
+// rounds the server waits for the port instead -- as DPDK's interrupt mode
+// does -- so that on a two-core machine the clients and the kernel's TAP
+// path get the CPU: on a simulated port fed by a TAP, until a frame arrives
+// (at most 1 ms, so lwIP's timers keep running); where the device cannot
+// say (a real NIC, its interrupts not wired yet), a nap of 20 µs after
+// about a millisecond of empty rounds.
+constexpr uint64_t kIdleRoundsBeforeWait = 16;
+constexpr std::chrono::microseconds kMaxWait{1000};
 constexpr uint64_t kIdleRoundsBeforeNap = 2000;
 constexpr long kNapNs = 20'000;
 
@@ -167,6 +173,8 @@ bool NetApp::should_stop() {
 
 void NetApp::idle(bool had_events) {
   if (had_events) idle_rounds_ = 0;
+  if (idle_rounds_ < kIdleRoundsBeforeWait) return;
+  if (pci::Device* dev = pci::lookup(ref_); dev && dev->wait_for_event(kMaxWait)) return;
   if (idle_rounds_ < kIdleRoundsBeforeNap) return;
   timespec nap{0, kNapNs};
   nanosleep(&nap, nullptr);

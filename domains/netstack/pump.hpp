@@ -40,19 +40,22 @@ class Pump {
     if (!out.ok()) return fail(Failed::Stack);
     frames_ = std::move(out.value());
     uint64_t sent = 0;
-    for (int attempt = 0; attempt < kTxAttempts; ++attempt) {
-      const std::size_t pending = waiting();
-      if (!pending) break;
+    std::size_t pending = 0;   // the stack's frames come first
+    while (pending < frames_.size() && frames_[pending]->len) ++pending;
+    for (int attempt = 0; pending && attempt < kTxAttempts; ++attempt) {
       auto tx = net_->submit_and_poll(std::move(frames_), true);
       if (!tx.ok()) return fail(Failed::Driver);
       frames_ = std::move(tx.value());
-      sent += pending - waiting();
+      const std::size_t left = waiting();
+      sent += pending - left;
+      pending = left;
     }
-    for (std::size_t i = 0; i < frames_.size(); ++i)
-      if (frames_[i]->len) {   // the driver never took it
-        frames_[i]->len = 0;
-        ++counters_.tx_dropped;
-      }
+    if (pending)
+      for (std::size_t i = 0; i < frames_.size(); ++i)
+        if (frames_[i]->len) {   // the driver never took it
+          frames_[i]->len = 0;
+          ++counters_.tx_dropped;
+        }
     ++counters_.rounds;
     counters_.frames_in += in;
     counters_.frames_out += sent;
@@ -73,7 +76,7 @@ class Pump {
  private:
   static constexpr int kTxAttempts = 4;   // a ring full for four rounds in a row is congestion, not a hiccup
 
-  std::size_t waiting() {
+  std::size_t waiting() {   // after a transmit, unsent frames may be anywhere
     std::size_t n = 0;
     for (std::size_t i = 0; i < frames_.size(); ++i) n += frames_[i]->len != 0;
     return n;

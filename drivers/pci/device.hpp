@@ -37,6 +37,9 @@ class Model {
   virtual void function_reset() = 0;
   // The driver found no work: a model with deferred work makes progress here.
   virtual void idle() {}
+  // Blocks until input may have arrived (a frame on a TAP wire) or `max`
+  // has passed; false at once if this model has no input to wait for.
+  virtual bool wait_for_input(std::chrono::microseconds /*max*/) { return false; }
   // A device whose storage is a memory BAR (sim:ram): that memory, else null.
   virtual uint8_t* memory(std::size_t* len) {
     *len = 0;
@@ -79,6 +82,11 @@ class Device {
     *len = 0;
     return nullptr;
   }
+  // For an application with nothing to do: blocks until the device may have
+  // work (as an interrupt would say) or `max` has passed.  False at once if
+  // it cannot tell -- a real device, whose interrupts are not wired to an
+  // eventfd yet, or a model without external input: then poll on.
+  bool wait_for_event(std::chrono::microseconds max) const { return model_ && model_->wait_for_input(max); }
   // A wait the datasheet asks for (e.g. after a reset): real time on a real
   // device; none on a model, whose state changes take effect at once.
   void delay(std::chrono::microseconds t) const {

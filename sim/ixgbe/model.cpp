@@ -222,6 +222,14 @@ void IxgbeModel::send(const std::vector<uint8_t>& frame) {
 
 void IxgbeModel::idle() { pull_inputs(false); }
 
+// Only a TAP brings input from outside; frames already taken from it and
+// not yet in the ring (pending_) need no wait.
+bool IxgbeModel::wait_for_input(std::chrono::microseconds max) {
+  if (!tap_) return false;
+  if (pending_.empty()) tap_->wait_readable(static_cast<long>(max.count()));
+  return true;
+}
+
 void IxgbeModel::pull_inputs(bool generator_only) {
   std::unique_lock in(input_lock_, std::try_to_lock);
   if (!in.owns_lock()) return;   // another thread is feeding the port

@@ -50,6 +50,7 @@ class IxgbeModel final : public pci::Model {
   // Delivers frames from the inputs (pcap file, TAP, generator) as far as
   // receive descriptors allow.
   void idle() override;
+  bool wait_for_input(std::chrono::microseconds max) override;
 
   // A frame arriving from the wire (public for wires and tests); false if
   // no descriptor was free (dropped and counted).

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -46,6 +47,12 @@ std::unique_ptr<Tap> Tap::open(const std::string& name, std::string* error) {
 }
 
 Tap::~Tap() { ::close(fd_); }
+
+void Tap::wait_readable(long max_us) {
+  pollfd p{fd_, POLLIN, 0};
+  timespec t{max_us / 1000000, (max_us % 1000000) * 1000};
+  (void)::ppoll(&p, 1, &t, nullptr);
+}
 
 bool Tap::write(const uint8_t* frame, std::size_t len) { return ::write(fd_, frame, len) == static_cast<ssize_t>(len); }
 

@@ -23,6 +23,8 @@ class Tap {
   bool write(const uint8_t* frame, std::size_t len);
   // One frame from the kernel into `buf`; 0 when none is waiting.
   std::size_t read(uint8_t* buf, std::size_t cap);
+  // Blocks until a frame is waiting or `max_us` has passed.
+  void wait_readable(long max_us);
 
  private:
   explicit Tap(int fd) : fd_(fd) {}

@@ -29,6 +29,7 @@ void NetDeviceShadow::count(const PacketBatch& q, bool tx, uint64_t frames_in, u
   auto& batch = const_cast<PacketBatch&>(q);   // read only
   for (std::size_t i = 0; i < batch.size(); ++i) {
     uint16_t len = batch[i] ? batch[i]->len : 0;
+    if (!tx && len == 0) break;   // received frames come first, empty buffers after
     frames += len != 0;
     bytes += len;
   }

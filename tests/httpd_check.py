@@ -30,7 +30,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -39,6 +38,9 @@ import tempfile
 import threading
 import time
 import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from net_app_run import AppRun  # noqa: E402
 
 httpd = sys.argv[1]
 for tool in ("ip", "curl", "wrk"):
@@ -52,8 +54,6 @@ if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
 NS = f"rl-httpd-{os.getpid()}"
 TAP, OURS, THEIRS, PORT = "rlhttp0", "10.78.0.1", "10.78.0.2", 80
 URL = f"http://{THEIRS}"
-CRASH_PATTERNS = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error|"
-                            r"Segmentation fault|Aborted|terminate called|panic|fail", re.I)
 STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) [^\r\n]*\r\n")
 
 failures = []
@@ -86,65 +86,12 @@ def enter_namespace():
 
 # ------------------------------------------------------------- rl-httpd --
 
-class Server:
-    """One rl-httpd run; stdout and stderr go to files (an ASan report is long)."""
+class Server(AppRun):
+    """One rl-httpd run."""
 
     def __init__(self, root, workdir, *extra):
-        self.out = open(os.path.join(workdir, "stdout"), "w+")
-        self.err = open(os.path.join(workdir, "stderr"), "w+")
         self.args = ["--root", root, "--device", f"sim:ixgbe,wire=tap:{TAP}", "--ip", f"{THEIRS}/24", *extra]
-        self.proc = subprocess.Popen([httpd, *self.args], stdout=self.out, stderr=self.err)
-        deadline = time.monotonic() + 20
-        while subprocess.run(["ip", "link", "show", TAP], capture_output=True).returncode != 0:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"rl-httpd did not create {TAP}: {self.stderr()[-1500:]}")
-            time.sleep(0.05)
-        subprocess.run(["ip", "addr", "add", f"{OURS}/24", "dev", TAP], check=True)
-        subprocess.run(["ip", "link", "set", TAP, "up"], check=True)
-        deadline = time.monotonic() + 15   # ARP and the first answer
-        while True:
-            code, _, _ = curl("/", "-m", "2")
-            if code == 200:
-                break
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"rl-httpd does not answer on {URL}/: {self.stderr()[-1500:]}")
-            time.sleep(0.1)
-
-    def stderr(self):
-        self.err.flush()
-        self.err.seek(0)
-        return self.err.read()
-
-    def alive(self):
-        assert self.proc.poll() is None, f"rl-httpd exited with status {self.proc.returncode}: {self.stderr()[-2000:]}"
-
-    def stop(self):
-        """SIGTERM: exit status 0, one JSON summary line, nothing that looks like a crash."""
-        self.alive()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise AssertionError("rl-httpd did not exit within 30 s of SIGTERM")
-        err = self.stderr()
-        self.out.seek(0)
-        out = self.out.read()
-        assert self.proc.returncode == 0, f"exit status {self.proc.returncode}: {err[-2000:]}"
-        bad = [l for l in err.splitlines() if CRASH_PATTERNS.search(l)]
-        assert not bad, "rl-httpd's stderr looks like a crash:\n" + "\n".join(bad[:20])
-        lines = [l for l in out.splitlines() if l.startswith("{")]
-        assert len(lines) == 1, f"expected one JSON summary line, got stdout {out!r}"
-        s = json.loads(lines[0])
-        assert s["tool"] == "rl-httpd", s
-        return s
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        super().__init__(httpd, "rl-httpd", self.args, workdir, TAP, OURS, lambda: curl("/", "-m", "2")[0] == 200)
 
 
 # -------------------------------------------------------------- clients --

@@ -32,7 +32,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -40,6 +39,9 @@ import sys
 import tempfile
 import time
 import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from net_app_run import AppRun  # noqa: E402
 
 kvstore = os.path.abspath(sys.argv[1])
 TOOLS = ("ip", "memccapable", "memcaslap", "memccp", "memccat", "memcrm", "memcexist")
@@ -54,8 +56,6 @@ if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
 NS = f"rl-kv-{os.getpid()}"
 TAP, OURS, THEIRS, PORT = "rlkv0", "10.80.0.1", "10.80.0.2", 11211
 SERVERS = f"--servers={THEIRS}:{PORT}"
-CRASH_PATTERNS = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error|"
-                            r"Segmentation fault|Aborted|terminate called|panic|failed", re.I)
 # Our fault handlers own SIGSEGV & co.; ASan must not take them over (meson's
 # test_env says the same; this is for a run by hand).
 ENV = dict(os.environ)
@@ -95,71 +95,22 @@ def run(*cmd, timeout=30, **kw):
 
 # ----------------------------------------------------------- rl-kvstore --
 
-class Server:
-    """One rl-kvstore run; stdout and stderr go to files (an ASan report is long)."""
+def kv_answers():
+    try:
+        with socket.create_connection((THEIRS, PORT), timeout=2) as s:
+            s.sendall(b"version\r\n")
+            return s.recv(100).startswith(b"VERSION ")
+    except OSError:
+        return False
+
+
+class Server(AppRun):
+    """One rl-kvstore run."""
 
     def __init__(self, workdir, *extra):
-        self.out = open(os.path.join(workdir, "stdout"), "w+")
-        self.err = open(os.path.join(workdir, "stderr"), "w+")
-        args = [kvstore, "--device", f"sim:ixgbe,wire=tap:{TAP}", "--ip", f"{THEIRS}/24", "--port", str(PORT),
+        args = ["--device", f"sim:ixgbe,wire=tap:{TAP}", "--ip", f"{THEIRS}/24", "--port", str(PORT),
                 "--time", "120", *extra]   # --time: it ends even if this script is killed
-        self.proc = subprocess.Popen(args, stdout=self.out, stderr=self.err, env=ENV)
-        deadline = time.monotonic() + 20
-        while run("ip", "link", "show", TAP).returncode != 0:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"rl-kvstore did not create {TAP}: {self.stderr()[-1500:]}")
-            time.sleep(0.05)
-        run("ip", "addr", "add", f"{OURS}/24", "dev", TAP, check=True)
-        run("ip", "link", "set", TAP, "up", check=True)
-        deadline = time.monotonic() + 15   # ARP and the first answer
-        while True:
-            try:
-                with socket.create_connection((THEIRS, PORT), timeout=2) as s:
-                    s.sendall(b"version\r\n")
-                    if s.recv(100).startswith(b"VERSION "):
-                        break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"rl-kvstore does not answer on {THEIRS}:{PORT}: {self.stderr()[-1500:]}")
-            time.sleep(0.1)
-
-    def stderr(self):
-        self.err.flush()
-        self.err.seek(0)
-        return self.err.read()
-
-    def alive(self):
-        assert self.proc.poll() is None, \
-            f"rl-kvstore exited with status {self.proc.returncode}: {self.stderr()[-2000:]}"
-
-    def stop(self):
-        """SIGTERM: exit status 0, one JSON summary line, nothing that looks like a crash."""
-        self.alive()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise AssertionError("rl-kvstore did not exit within 30 s of SIGTERM")
-        err = self.stderr()
-        self.out.seek(0)
-        out = self.out.read()
-        assert self.proc.returncode == 0, f"exit status {self.proc.returncode}: {err[-2000:]}"
-        bad = [l for l in err.splitlines() if CRASH_PATTERNS.search(l)]
-        assert not bad, "rl-kvstore's stderr looks like a crash:\n" + "\n".join(bad[:20])
-        lines = [l for l in out.splitlines() if l.startswith("{")]
-        assert len(lines) == 1, f"expected one JSON summary line, got stdout {out!r}"
-        s = json.loads(lines[0])
-        assert s["tool"] == "rl-kvstore", s
-        return s
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        super().__init__(kvstore, "rl-kvstore", args, workdir, TAP, OURS, kv_answers, env=ENV)
 
 
 class Conn:

@@ -21,15 +21,6 @@ bool bounded(const std::string& key, const std::string& v, double lo, double hi,
   return true;
 }
 
-void put16(uint8_t* p, uint16_t v) { p[0] = static_cast<uint8_t>(v >> 8); p[1] = static_cast<uint8_t>(v); }
-
-uint16_t ipv4_checksum(const uint8_t* h) {
-  uint32_t sum = 0;
-  for (int i = 0; i < 20; i += 2) sum += (uint32_t{h[i]} << 8) | h[i + 1];
-  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
-}
-
 }  // namespace
 
 bool parse_generator(const std::string& spec, GeneratorOptions* out, std::string* error) {
@@ -67,6 +58,30 @@ bool parse_generator(const std::string& spec, GeneratorOptions* out, std::string
   return true;
 }
 
+Generator::Generator(const GeneratorOptions& o, const std::array<uint8_t, 6>& dst_mac) : o_(o) {
+  static constexpr uint8_t kSrcMac[6] = {0x02, 0x47, 0x45, 0x4e, 0x00, 0x01};   // "GEN"
+  uint8_t* f = header_.data();
+  std::memcpy(f, dst_mac.data(), 6);
+  std::memcpy(f + 6, kSrcMac, 6);
+  put16(f + 12, 0x0800);
+  uint8_t* ip = f + 14;
+  ip[0] = 0x45;
+  put16(ip + 6, 0x4000);   // don't fragment
+  ip[8] = 64;
+  ip[9] = 17;              // UDP
+  put32(ip + 16, dst_addr());
+  // The sum of the words above (length, ID, source and checksum still 0):
+  // each frame adds its own and folds, instead of summing all ten words.
+  for (int i = 0; i < 20; i += 2) ip_sum_ += (uint32_t{ip[i]} << 8) | ip[i + 1];
+  uint8_t* udp = ip + 20;
+  put16(udp + 2, kDstPort);
+  put16(udp + 6, 0);       // no checksum (allowed over IPv4)
+  for (std::size_t i = 0; i < ramp_.size(); ++i) ramp_[i] = static_cast<uint8_t>(i);
+  src_ = kFirstSource;
+  sport_ = kFirstPort;
+  size_ = o_.max_size > o_.min_size ? pick_size() : o_.min_size;
+}
+
 uint64_t Generator::due(uint64_t ready) {
   uint64_t left = o_.count ? o_.count - seq_ : UINT64_MAX;
   uint64_t n = ready;
@@ -83,45 +98,14 @@ uint64_t Generator::due(uint64_t ready) {
   return n < left ? n : left;
 }
 
-uint16_t Generator::next(uint8_t* f) {
-  uint16_t size = o_.min_size;
-  if (o_.max_size > o_.min_size) {   // xorshift64: sizes spread evenly over the range
-    rng_ ^= rng_ << 13;
-    rng_ ^= rng_ >> 7;
-    rng_ ^= rng_ << 17;
-    size = static_cast<uint16_t>(o_.min_size + rng_ % (o_.max_size - o_.min_size + 1u));
-  }
-  auto flow = static_cast<uint32_t>(seq_ % o_.flows);
-  static constexpr uint8_t kSrcMac[6] = {0x02, 0x47, 0x45, 0x4e, 0x00, 0x01};   // "GEN"
-  std::memcpy(f, dst_.data(), 6);
-  std::memcpy(f + 6, kSrcMac, 6);
-  put16(f + 12, 0x0800);
-  uint8_t* ip = f + 14;
-  std::memset(ip, 0, 20);
-  ip[0] = 0x45;
-  put16(ip + 2, static_cast<uint16_t>(size - 14));
-  put16(ip + 4, static_cast<uint16_t>(seq_));
-  put16(ip + 6, 0x4000);   // don't fragment
-  ip[8] = 64;
-  ip[9] = 17;              // UDP
-  // One address per flow: 10.1.x.y for the first 65,536 flows, then 10.2.x.y
-  // and on, so that a million flows (Maglev's benchmark) have distinct
-  // sources; the port, 16 bits, cannot tell them apart by itself.
-  uint32_t src = (10u << 24) + (1u << 16) + flow;
-  uint8_t addrs[8] = {static_cast<uint8_t>(src >> 24), static_cast<uint8_t>(src >> 16), static_cast<uint8_t>(src >> 8),
-                      static_cast<uint8_t>(src), 10, 0, 0, 2};
-  std::memcpy(ip + 12, addrs, 8);
-  put16(ip + 10, ipv4_checksum(ip));
-  uint8_t* udp = ip + 20;
-  put16(udp, static_cast<uint16_t>(1024 + flow % 60000));
-  put16(udp + 2, 9);       // discard
-  put16(udp + 4, static_cast<uint16_t>(size - 34));
-  put16(udp + 6, 0);       // no checksum (allowed over IPv4)
-  uint8_t* payload = udp + 8;
-  std::memcpy(payload, &seq_, 8);
-  for (uint32_t i = 8; i < size - 42u; ++i) payload[i] = static_cast<uint8_t>(seq_ + i);
-  ++seq_;
-  return size;
+// xorshift64, scaled to the range by a multiply rather than a division:
+// sizes spread evenly over [min_size, max_size].
+uint16_t Generator::pick_size() {
+  rng_ ^= rng_ << 13;
+  rng_ ^= rng_ >> 7;
+  rng_ ^= rng_ << 17;
+  uint64_t span = o_.max_size - o_.min_size + 1u;
+  return static_cast<uint16_t>(o_.min_size + (((rng_ >> 32) * span) >> 32));
 }
 
 }  // namespace rl::sim

@@ -135,7 +135,10 @@ void Server::serve(Map::iterator it) {
     if (!more) break;
   }
   c.in.erase(0, used);
-  if (c.session.closing() || peer == app::Streams::ReadState::End) {
+  // The peer is done sending: close once every command it sent is answered
+  // (a paused session goes on at kWritable; the stack reports the end again).
+  const bool answered_all = c.in.empty() && !c.session.paused();
+  if (c.session.closing() || (peer == app::Streams::ReadState::End && answered_all)) {
     streams_.close_when_sent(s);
   } else if (peer == app::Streams::ReadState::Reset) {
     streams_.close(s);

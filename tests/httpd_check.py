@@ -24,7 +24,6 @@ and the others still run; the exit status is 1 if any failed.
 
 Skips (exit 77) where TAP devices or namespaces cannot be made: not root, no
 /dev/net/tun, or no `ip`, `curl` or `wrk` (./redleaf deps installs them)."""
-import ctypes
 import json
 import os
 import random
@@ -40,7 +39,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from net_app_run import AppRun  # noqa: E402
+from net_app_run import AppRun, check, enter_namespace, failures  # noqa: E402
 
 httpd = sys.argv[1]
 for tool in ("ip", "curl", "wrk"):
@@ -55,34 +54,6 @@ NS = f"rl-httpd-{os.getpid()}"
 TAP, OURS, THEIRS, PORT = "rlhttp0", "10.78.0.1", "10.78.0.2", 80
 URL = f"http://{THEIRS}"
 STATUS_LINE = re.compile(rb"HTTP/1\.1 (\d{3}) [^\r\n]*\r\n")
-
-failures = []
-
-
-def check(name, fn, *args):
-    """Runs one check; a failure is recorded with its reason, and the next check runs."""
-    t = time.monotonic()
-    try:
-        fn(*args)
-        print(f"ok: {name} ({time.monotonic() - t:.1f} s)", flush=True)
-    except Exception as e:   # noqa: BLE001 -- every failure is reported, whatever it is
-        detail = "".join(traceback.format_exception_only(type(e), e)).strip()
-        print(f"FAIL: {name}: {detail}", flush=True)
-        failures.append(name)
-
-
-def enter_namespace():
-    """Moves this process into NS, so that curl, wrk, rl-httpd and this
-    script's sockets all live there (setns before any thread exists: threads
-    and children inherit it)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/run/netns/{NS}", os.O_RDONLY)
-    try:
-        if libc.setns(fd, 0x40000000) != 0:   # CLONE_NEWNET
-            raise OSError(ctypes.get_errno(), f"setns into {NS}")
-    finally:
-        os.close(fd)
-
 
 # ------------------------------------------------------------- rl-httpd --
 
@@ -677,7 +648,7 @@ def run_server(tmp, name, root, extra, body):
 def main():
     subprocess.run(["ip", "netns", "add", NS], check=True)
     try:
-        enter_namespace()
+        enter_namespace(NS)
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
         with tempfile.TemporaryDirectory(prefix="rl-httpd-check-") as tmp:
             root, files, secret = make_root(tmp)

@@ -27,7 +27,6 @@ reported and the others still run; the exit status is 1 if any failed.
 Skips (exit 77) where TAP devices or namespaces cannot be made (not root, no
 /dev/net/tun, no `ip`) or memcached's clients are missing (./redleaf deps
 installs iproute2 and libmemcached-tools)."""
-import ctypes
 import json
 import os
 import re
@@ -38,10 +37,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from net_app_run import AppRun  # noqa: E402
+from net_app_run import AppRun, check, enter_namespace, failures  # noqa: E402
 
 kvstore = os.path.abspath(sys.argv[1])
 TOOLS = ("ip", "memccapable", "memcaslap", "memccp", "memccat", "memcrm", "memcexist")
@@ -61,33 +59,6 @@ SERVERS = f"--servers={THEIRS}:{PORT}"
 ENV = dict(os.environ)
 ENV.setdefault("ASAN_OPTIONS", "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:"
                                "allow_user_segv_handler=1:detect_leaks=0")
-
-failures = []
-
-
-def check(name, fn, *args):
-    """Runs one check; a failure is recorded with its reason, and the next check runs."""
-    t = time.monotonic()
-    try:
-        fn(*args)
-        print(f"ok: {name} ({time.monotonic() - t:.1f} s)", flush=True)
-    except Exception as e:   # noqa: BLE001 -- every failure is reported, whatever it is
-        detail = "".join(traceback.format_exception_only(type(e), e)).strip()
-        print(f"FAIL: {name}: {detail}", flush=True)
-        failures.append(name)
-
-
-def enter_namespace():
-    """Moves this process into NS, so that the clients, rl-kvstore and this
-    script's sockets all live there (setns before any thread exists)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/run/netns/{NS}", os.O_RDONLY)
-    try:
-        if libc.setns(fd, 0x40000000) != 0:   # CLONE_NEWNET
-            raise OSError(ctypes.get_errno(), f"setns into {NS}")
-    finally:
-        os.close(fd)
-
 
 def run(*cmd, timeout=30, **kw):
     return subprocess.run(list(cmd), capture_output=True, timeout=timeout, **kw)
@@ -346,7 +317,7 @@ def crash_run(workdir):
 def main():
     subprocess.run(["ip", "netns", "add", NS], check=True)
     try:
-        enter_namespace()
+        enter_namespace(NS)
         run("ip", "link", "set", "lo", "up")
         with tempfile.TemporaryDirectory() as tmp:
             for name, fn in (("main", main_run), ("crash", crash_run)):

@@ -4,15 +4,45 @@ start it, wait for its TAP, give the kernel's side an address, wait until
 `ready()` says it answers; at the end, SIGTERM and check what users rely on
 -- exit status 0, one JSON summary line, nothing on stderr that looks like a
 crash.  stdout and stderr go to files (an ASan report is long)."""
+import ctypes
 import json
 import os
 import re
 import signal
 import subprocess
 import time
+import traceback
 
 CRASH_PATTERNS = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error|"
                             r"Segmentation fault|Aborted|terminate called|panic|fail", re.I)
+
+
+failures = []   # names of the checks that failed; the script exits 1 if any did
+
+
+def check(name, fn, *args):
+    """Runs one check; a failure is recorded with its reason, and the next check runs."""
+    t = time.monotonic()
+    try:
+        fn(*args)
+        print(f"ok: {name} ({time.monotonic() - t:.1f} s)", flush=True)
+    except Exception as e:   # noqa: BLE001 -- every failure is reported, whatever it is
+        detail = "".join(traceback.format_exception_only(type(e), e)).strip()
+        print(f"FAIL: {name}: {detail}", flush=True)
+        failures.append(name)
+
+
+def enter_namespace(ns):
+    """Moves this process into the network namespace `ns`, so that the
+    clients, the application and the script's sockets all live there (setns
+    before any thread exists: threads and children inherit it)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+    try:
+        if libc.setns(fd, 0x40000000) != 0:   # CLONE_NEWNET
+            raise OSError(ctypes.get_errno(), f"setns into {ns}")
+    finally:
+        os.close(fd)
 
 
 class AppRun:

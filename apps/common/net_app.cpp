@@ -85,6 +85,24 @@ bool parse_net_app_option(NetAppOptions& o, const std::string& flag, const std::
   return true;
 }
 
+double number_option(const std::string& flag, const std::string& value, double lo, double hi, Usage usage) {
+  double d = 0;
+  if (!parse_number(value, lo, hi, &d)) {
+    char range[64];
+    snprintf(range, sizeof range, "[%g, %g]", lo, hi);
+    usage((flag + " " + value + ": expected a number in " + range).c_str());
+  }
+  return d;
+}
+
+long integer_option(const std::string& flag, const std::string& value, long lo, long hi, Usage usage) {
+  char* end = nullptr;
+  const long n = std::strtol(value.c_str(), &end, 10);
+  if (value.empty() || *end || n < lo || n > hi)
+    usage((flag + " " + value + ": expected a whole number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]").c_str());
+  return n;
+}
+
 std::unique_ptr<NetApp> NetApp::open(const NetAppOptions& o, std::string* error) {
   std::unique_ptr<NetApp> app(new NetApp);
   app->options_ = o;

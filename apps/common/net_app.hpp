@@ -43,6 +43,31 @@ const char* net_app_usage();
 // the flag is not ours; on a bad value sets *error.
 bool parse_net_app_option(NetAppOptions& o, const std::string& flag, const std::string& value, std::string* error);
 
+// An application's command line: `--flag value` pairs.  NetApp's options
+// are taken here, the application's go to own(flag, value), which returns
+// false for a flag it does not know.  -h/--help, a missing value, a bad
+// value or an unknown flag end in usage(why) (why is null for --help).
+using Usage = void (*)(const char* why);
+template <class Own>
+void parse_app_options(int argc, char** argv, NetAppOptions& net, Usage usage, Own&& own) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "-h" || flag == "--help") usage(nullptr);
+    if (i + 1 >= argc) usage(("missing value for " + flag).c_str());
+    const std::string value = argv[++i];
+    std::string error;
+    if (parse_net_app_option(net, flag, value, &error)) {
+      if (!error.empty()) usage(error.c_str());
+    } else if (!own(flag, value)) {
+      usage(("unknown option " + flag).c_str());
+    }
+  }
+}
+// A numeric option's value in [lo, hi]; anything else ends in usage(why).
+double number_option(const std::string& flag, const std::string& value, double lo, double hi, Usage usage);
+// The same for a whole number (no fraction, no exponent).
+long integer_option(const std::string& flag, const std::string& value, long lo, long hi, Usage usage);
+
 class NetApp {
  public:
   // Opens the port and loads the domains; on failure says why in *error.

@@ -41,33 +41,15 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  auto number = [](const std::string& flag, const std::string& v, double lo, double hi) {
-    char* end = nullptr;
-    double d = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end || !(d >= lo && d <= hi))
-      usage((flag + " " + v + ": expected a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]").c_str());
-    return d;
-  };
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-h" || a == "--help") usage(nullptr);
-    if (i + 1 >= argc) usage(("missing value for " + a).c_str());
-    std::string v = argv[++i];
-    std::string err;
-    if (rl::app::parse_net_app_option(o.net, a, v, &err)) {
-      if (!err.empty()) usage(err.c_str());
-    } else if (a == "--root") {
-      o.root = v;
-    } else if (a == "--port") {
-      o.server.port = static_cast<uint16_t>(number(a, v, 1, 65535));
-    } else if (a == "--max-connections") {
-      o.server.max_connections = static_cast<uint32_t>(number(a, v, 1, 60000));
-    } else if (a == "--idle-timeout") {
-      o.server.idle_timeout = number(a, v, 0.1, 86400);
-    } else {
-      usage(("unknown option " + a).c_str());
-    }
-  }
+  rl::app::parse_app_options(argc, argv, o.net, usage, [&](const std::string& a, const std::string& v) {
+    using rl::app::integer_option, rl::app::number_option;
+    if (a == "--root") o.root = v;
+    else if (a == "--port") o.server.port = static_cast<uint16_t>(integer_option(a, v, 1, 65535, usage));
+    else if (a == "--max-connections") o.server.max_connections = static_cast<uint32_t>(integer_option(a, v, 1, 60000, usage));
+    else if (a == "--idle-timeout") o.server.idle_timeout = number_option(a, v, 0.1, 86400, usage);
+    else return false;
+    return true;
+  });
   return o;
 }
 

@@ -36,34 +36,15 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  o.net.ip = 0x0a000002;
-  auto number = [](const std::string& flag, const std::string& v, long lo, long hi) {
-    char* end = nullptr;
-    long n = std::strtol(v.c_str(), &end, 10);
-    if (v.empty() || *end || n < lo || n > hi)
-      usage((flag + " " + v + ": expected a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]").c_str());
-    return n;
-  };
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "-h" || a == "--help") usage(nullptr);
-    if (i + 1 >= argc) usage(("missing value for " + a).c_str());
-    std::string v = argv[++i];
-    std::string err;
-    if (rl::app::parse_net_app_option(o.net, a, v, &err)) {
-      if (!err.empty()) usage(err.c_str());
-    } else if (a == "--port") {
-      o.kv.port = static_cast<uint16_t>(number(a, v, 1, 65535));
-    } else if (a == "--memory") {
-      o.kv.memory_mib = static_cast<uint32_t>(number(a, v, 16, 1024));
-    } else if (a == "--partitions") {
-      o.kv.partitions = static_cast<uint32_t>(number(a, v, 1, 256));
-    } else if (a == "--max-connections") {
-      o.kv.max_connections = static_cast<uint32_t>(number(a, v, 1, 60000));
-    } else {
-      usage(("unknown option " + a).c_str());
-    }
-  }
+  rl::app::parse_app_options(argc, argv, o.net, usage, [&](const std::string& a, const std::string& v) {
+    using rl::app::integer_option;
+    if (a == "--port") o.kv.port = static_cast<uint16_t>(integer_option(a, v, 1, 65535, usage));
+    else if (a == "--memory") o.kv.memory_mib = static_cast<uint32_t>(integer_option(a, v, 16, 1024, usage));
+    else if (a == "--partitions") o.kv.partitions = static_cast<uint32_t>(integer_option(a, v, 1, 256, usage));
+    else if (a == "--max-connections") o.kv.max_connections = static_cast<uint32_t>(integer_option(a, v, 1, 60000, usage));
+    else return false;
+    return true;
+  });
   return o;
 }
 

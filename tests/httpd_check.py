@@ -28,7 +28,6 @@ import json
 import os
 import random
 import re
-import shutil
 import socket
 import struct
 import subprocess
@@ -39,16 +38,10 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from net_app_run import AppRun, check, enter_namespace, failures  # noqa: E402
+from net_app_run import AppRun, check, enter_namespace, failures, skip_unless_possible  # noqa: E402
 
 httpd = sys.argv[1]
-for tool in ("ip", "curl", "wrk"):
-    if not shutil.which(tool):
-        print(f"skip: `{tool}` is not installed (./redleaf deps installs it)")
-        sys.exit(77)
-if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
-    print("skip: TAP devices and network namespaces need root and /dev/net/tun")
-    sys.exit(77)
+skip_unless_possible(("ip", "curl", "wrk"))
 
 NS = f"rl-httpd-{os.getpid()}"
 TAP, OURS, THEIRS, PORT = "rlhttp0", "10.78.0.1", "10.78.0.2", 80

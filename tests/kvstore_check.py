@@ -30,7 +30,6 @@ installs iproute2 and libmemcached-tools)."""
 import json
 import os
 import re
-import shutil
 import socket
 import struct
 import subprocess
@@ -39,17 +38,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from net_app_run import AppRun, check, enter_namespace, failures  # noqa: E402
+from net_app_run import AppRun, check, enter_namespace, failures, skip_unless_possible  # noqa: E402
 
 kvstore = os.path.abspath(sys.argv[1])
 TOOLS = ("ip", "memccapable", "memcaslap", "memccp", "memccat", "memcrm", "memcexist")
-for tool in TOOLS:
-    if not shutil.which(tool):
-        print(f"skip: `{tool}` is not installed (./redleaf deps installs it)")
-        sys.exit(77)
-if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
-    print("skip: TAP devices and network namespaces need root and /dev/net/tun")
-    sys.exit(77)
+skip_unless_possible(TOOLS)
 
 NS = f"rl-kv-{os.getpid()}"
 TAP, OURS, THEIRS, PORT = "rlkv0", "10.80.0.1", "10.80.0.2", 11211

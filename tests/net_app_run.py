@@ -8,13 +8,27 @@ import ctypes
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import sys
 import time
 import traceback
 
 CRASH_PATTERNS = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error|"
                             r"Segmentation fault|Aborted|terminate called|panic|fail", re.I)
+
+
+def skip_unless_possible(tools):
+    """Exits 77 (skip) where the test cannot run: a tool missing, not root,
+    or no /dev/net/tun for the TAP interface."""
+    for tool in tools:
+        if not shutil.which(tool):
+            print(f"skip: `{tool}` is not installed (./redleaf deps installs it)")
+            sys.exit(77)
+    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
+        print("skip: TAP devices and network namespaces need root and /dev/net/tun")
+        sys.exit(77)
 
 
 failures = []   # names of the checks that failed; the script exits 1 if any did

@@ -438,7 +438,7 @@ void Session::arithmetic(std::span<const std::string_view> words, bool increment
     out.append(kError);
     return;
   }
-  const bool noreply = words.size() == 4 && words.back() == "noreply";
+  const bool noreply = ends_with_noreply(words, 4);
   if (!valid_key(words[1])) {
     reply(out, noreply, kBadFormat);
     return;
@@ -499,7 +499,7 @@ void Session::touch(std::span<const std::string_view> words, std::string& out, U
     out.append(kError);
     return;
   }
-  const bool noreply = words.size() == 4 && words.back() == "noreply";
+  const bool noreply = ends_with_noreply(words, 4);
   if (!valid_key(words[1])) {
     reply(out, noreply, kBadFormat);
     return;

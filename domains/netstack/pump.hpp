@@ -18,32 +18,32 @@ namespace rl::netstack {
 class Pump {
  public:
   struct Counters {
-    uint64_t rounds = 0, frames_in = 0, frames_out = 0, tx_dropped = 0;
+    uint64_t frames_in = 0, frames_out = 0, tx_dropped = 0;
   };
   enum class Failed { None, Driver, Stack };
 
   Pump(net::Net& net, NetStack& stack, uint32_t batch = static_cast<uint32_t>(net::kNetBatch))
-      : net_(&net), stack_(&stack), batch_(batch) {
-    refill();
+      : net_(net), stack_(stack), frames_(net::PacketBatch::make()) {
+    for (uint32_t i = 0; i < batch; ++i) (void)frames_.push_back(RRef<net::Packet>::make());
   }
 
   // One round.  Returns the frames moved (received + sent), or -1 when the
-  // driver or the stack failed (see failed()); the pump is usable again
-  // after the failed side has been replaced (rebind()).
+  // driver or the stack failed (see failed()): the batch went down with the
+  // callee, and the pump is done.
   int64_t poll() {
-    auto rx = net_->submit_and_poll(std::move(frames_), false);
+    auto rx = net_.submit_and_poll(std::move(frames_), false);
     if (!rx.ok()) return fail(Failed::Driver);
     frames_ = std::move(rx.value());
     uint64_t in = 0;
     while (in < frames_.size() && frames_[in]->len) ++in;
-    auto out = stack_->exchange(std::move(frames_));
+    auto out = stack_.exchange(std::move(frames_));
     if (!out.ok()) return fail(Failed::Stack);
     frames_ = std::move(out.value());
     uint64_t sent = 0;
     std::size_t pending = 0;   // the stack's frames come first
     while (pending < frames_.size() && frames_[pending]->len) ++pending;
     for (int attempt = 0; pending && attempt < kTxAttempts; ++attempt) {
-      auto tx = net_->submit_and_poll(std::move(frames_), true);
+      auto tx = net_.submit_and_poll(std::move(frames_), true);
       if (!tx.ok()) return fail(Failed::Driver);
       frames_ = std::move(tx.value());
       const std::size_t left = waiting();
@@ -56,18 +56,9 @@ class Pump {
           frames_[i]->len = 0;
           ++counters_.tx_dropped;
         }
-    ++counters_.rounds;
     counters_.frames_in += in;
     counters_.frames_out += sent;
     return static_cast<int64_t>(in + sent);
-  }
-
-  // After a failure: continue with these (the restarted side).
-  void rebind(net::Net& net, NetStack& stack) {
-    net_ = &net;
-    stack_ = &stack;
-    failed_ = Failed::None;
-    refill();
   }
 
   Failed failed() const noexcept { return failed_; }
@@ -85,15 +76,8 @@ class Pump {
     failed_ = who;
     return -1;
   }
-  // A fresh batch: after a failure the old one went down with the callee.
-  void refill() {
-    frames_ = net::PacketBatch::make();
-    for (uint32_t i = 0; i < batch_; ++i) (void)frames_.push_back(RRef<net::Packet>::make());
-  }
-
-  net::Net* net_;
-  NetStack* stack_;
-  uint32_t batch_;
+  net::Net& net_;
+  NetStack& stack_;
   net::PacketBatch frames_;
   Failed failed_ = Failed::None;
   Counters counters_{};

@@ -262,8 +262,8 @@ struct Stack final : NetStack {
   }
 
   RpcResult<int32_t> accept(int32_t listener) override {
-    Socket* l = find(listener);
-    if (!l || l->kind != Socket::Kind::Listener) return -EINVAL;
+    Socket* l = find(listener, Socket::Kind::Listener);
+    if (!l) return -EINVAL;
     if (l->accept_queue.empty()) return -EAGAIN;
     int32_t id = l->accept_queue.front();
     l->accept_queue.pop_front();
@@ -274,8 +274,8 @@ struct Stack final : NetStack {
   RpcResult<RRef<Chunk>> recv(int32_t id, RRef<Chunk> buf) override {
     Chunk& c = *buf;
     c.len = 0;
-    Socket* s = find(id);
-    if (!s || s->kind != Socket::Kind::Tcp) {
+    Socket* s = find(id, Socket::Kind::Tcp);
+    if (!s) {
       c.status = -EBADF;
       return buf;
     }
@@ -297,8 +297,8 @@ struct Stack final : NetStack {
 
   RpcResult<RRef<Chunk>> send(int32_t id, RRef<Chunk> data) override {
     Chunk& c = *data;
-    Socket* s = find(id);
-    if (!s || s->kind != Socket::Kind::Tcp) {
+    Socket* s = find(id, Socket::Kind::Tcp);
+    if (!s) {
       c.status = -EBADF;
       return data;
     }
@@ -350,8 +350,8 @@ struct Stack final : NetStack {
   RpcResult<RRef<Chunk>> udp_recv(int32_t id, RRef<Chunk> buf) override {
     Chunk& c = *buf;
     c.len = 0;
-    Socket* s = find(id);
-    if (!s || s->kind != Socket::Kind::Udp) {
+    Socket* s = find(id, Socket::Kind::Udp);
+    if (!s) {
       c.status = -EBADF;
       return buf;
     }
@@ -372,8 +372,8 @@ struct Stack final : NetStack {
 
   RpcResult<RRef<Chunk>> udp_send(int32_t id, RRef<Chunk> datagram) override {
     Chunk& c = *datagram;
-    Socket* s = find(id);
-    if (!s || s->kind != Socket::Kind::Udp) {
+    Socket* s = find(id, Socket::Kind::Udp);
+    if (!s) {
       c.status = -EBADF;
       return datagram;
     }
@@ -490,6 +490,11 @@ struct Stack final : NetStack {
     if (id < 0 || static_cast<std::size_t>(id) >= sockets_.size()) return nullptr;
     Socket* s = sockets_[static_cast<std::size_t>(id)].get();
     return s && s->kind != Socket::Kind::Free ? s : nullptr;
+  }
+  // The socket if it is of this kind (a listener is no stream, ...).
+  Socket* find(int32_t id, Socket::Kind kind) {
+    Socket* s = find(id);
+    return s && s->kind == kind ? s : nullptr;
   }
   Socket* allocate(Socket::Kind kind) {
     int32_t id;

@@ -38,20 +38,22 @@ constexpr std::string_view kDefaultType = "application/octet-stream";
 // Closes on scope exit.
 class Fd {
  public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd(FileSource& source, int fd) : source_(&source), fd_(fd) {}
+  Fd(Fd&& other) noexcept : source_(other.source_), fd_(std::exchange(other.fd_, -1)) {}
   Fd& operator=(Fd&& other) noexcept {
+    std::swap(source_, other.source_);
     std::swap(fd_, other.fd_);
     return *this;
   }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) source_->close(fd_);
   }
   int get() const { return fd_; }
 
  private:
+  FileSource* source_;
   int fd_;
 };
 
@@ -75,26 +77,41 @@ bool is_clean_relative_path(std::string_view path) {
   }
 }
 
-// Opens root/relative one segment at a time; O_NOFOLLOW on every segment
-// means no symlink below the root is followed, and the walk can only go
-// down because the path has no "..".  The last segment is opened with
+// Linux: opens root/relative one segment at a time; O_NOFOLLOW on every
+// segment means no symlink below the root is followed, and the walk can only
+// go down because the path has no "..".  The last segment is opened with
 // O_NONBLOCK so a FIFO cannot stall the server, and O_NOCTTY in case of a tty.
-FileStatus open_beneath(const std::string& root, std::string_view relative, Fd* file, int* error) {
-  Fd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  std::string segment;
-  while (dir.get() >= 0) {
-    const std::size_t slash = relative.find('/');
-    segment.assign(relative.substr(0, slash));
-    if (slash == std::string_view::npos) {
-      *file = Fd(::openat(dir.get(), segment.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-      if (file->get() >= 0) return FileStatus::Found;
-      break;
+class LinuxFiles final : public FileSource {
+ public:
+  int open_beneath(const std::string& root, std::string_view relative) override {
+    int dir = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    std::string segment;
+    while (dir >= 0) {
+      const std::size_t slash = relative.find('/');
+      segment.assign(relative.substr(0, slash));
+      const bool last = slash == std::string_view::npos;
+      const int next = ::openat(dir, segment.c_str(),
+                                last ? O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC
+                                     : O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      const int saved = errno;   // close() could change it
+      ::close(dir);
+      errno = saved;
+      if (last || next < 0) return next;
+      dir = next;
+      relative.remove_prefix(slash + 1);
     }
-    const int next = ::openat(dir.get(), segment.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (next < 0) break;  // before closing `dir`, which could change errno
-    dir = Fd(next);
-    relative.remove_prefix(slash + 1);
+    return -1;
   }
+  int open_directory(const std::string& path) override { return ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); }
+  int fstat(int fd, struct stat* st) override { return ::fstat(fd, st); }
+  ssize_t read(int fd, void* buf, std::size_t count) override { return ::read(fd, buf, count); }
+  int close(int fd) override { return ::close(fd); }
+};
+
+FileStatus open_beneath(FileSource& source, const std::string& root, std::string_view relative, Fd* file,
+                        int* error) {
+  *file = Fd(source, source.open_beneath(root, relative));
+  if (file->get() >= 0) return FileStatus::Found;
   *error = errno;
   return means_not_found(*error) ? FileStatus::NotFound : FileStatus::Error;
 }
@@ -102,6 +119,11 @@ FileStatus open_beneath(const std::string& root, std::string_view relative, Fd* 
 bool same_time(const timespec& a, const timespec& b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; }
 
 }  // namespace
+
+FileSource& linux_files() {
+  static LinuxFiles files;
+  return files;
+}
 
 std::string_view content_type_for(std::string_view path) {
   const std::string_view name = path.substr(path.rfind('/') + 1);  // npos + 1 == 0
@@ -137,7 +159,7 @@ void FileStore::log(const std::string& line) const { options_.log(line); }
 
 std::string FileStore::check_root() const {
   if (!has_root()) return {};
-  const Fd dir(::open(options_.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const Fd dir(source(), source().open_directory(options_.root));
   if (dir.get() < 0) return "cannot open the document root " + options_.root + ": " + std::strerror(errno);
   return {};
 }
@@ -158,16 +180,16 @@ FileLookup FileStore::get(std::string_view relative_path, std::int64_t now_ms) {
     cache_.erase(cached);
   };
   const std::string full_path = options_.root + "/" + std::string(relative_path);
-  Fd file;
+  Fd file(source(), -1);
   int error = 0;
-  const FileStatus opened = open_beneath(options_.root, relative_path, &file, &error);
+  const FileStatus opened = open_beneath(source(), options_.root, relative_path, &file, &error);
   if (opened != FileStatus::Found) {
     if (opened == FileStatus::Error) log("cannot open " + full_path + ": " + std::strerror(error));
     forget();
     return {opened, nullptr, {}};
   }
   struct stat st {};
-  if (::fstat(file.get(), &st) != 0) {
+  if (source().fstat(file.get(), &st) != 0) {
     log("cannot stat " + full_path + ": " + std::strerror(errno));
     forget();
     return {FileStatus::Error, nullptr, {}};
@@ -206,7 +228,7 @@ FileLookup FileStore::get(std::string_view relative_path, std::int64_t now_ms) {
   std::string data(static_cast<std::size_t>(st.st_size), '\0');
   std::size_t got = 0;
   while (got < data.size()) {
-    const ssize_t n = ::read(file.get(), data.data() + got, data.size() - got);
+    const ssize_t n = source().read(file.get(), data.data() + got, data.size() - got);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       log("cannot read " + full_path + ": " + std::strerror(errno));

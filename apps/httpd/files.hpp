@@ -20,6 +20,7 @@
 // shared and immutable, so a response can outlive a cache update.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -33,12 +34,28 @@
 
 namespace rl::httpd {
 
+// Where the files are: Linux's file system (the default), or another one
+// offering the same calls -- rl-httpd --root rlfs:/www serves an rlfs image
+// through the POSIX subset (apps/httpd/rlfs_source.hpp).
+class FileSource {
+ public:
+  virtual ~FileSource() = default;
+  // Opens root/relative for reading without ever leaving the root; -1 and errno otherwise.
+  virtual int open_beneath(const std::string& root, std::string_view relative) = 0;
+  virtual int open_directory(const std::string& path) = 0;
+  virtual int fstat(int fd, struct stat* st) = 0;
+  virtual ssize_t read(int fd, void* buf, std::size_t count) = 0;
+  virtual int close(int fd) = 0;
+};
+FileSource& linux_files();
+
 struct FileStoreOptions {
   std::string root;                           // "" = no directory: only the built-in page
   std::size_t max_file_size = 8 << 20;        // larger files answer 500
   std::size_t max_cache_bytes = 256 << 20;    // past it, files are read per request, not cached
   std::int64_t revalidate_ms = 1000;          // check a cached file against the disk this often
   std::function<void(std::string_view)> log;  // one line, no newline; default: stderr
+  FileSource* source = nullptr;               // default: linux_files()
 };
 
 enum class FileStatus : std::uint8_t {
@@ -94,6 +111,7 @@ class FileStore {
     std::size_t operator()(std::string_view path) const { return std::hash<std::string_view>{}(path); }
   };
   void log(const std::string& line) const;
+  FileSource& source() const { return options_.source ? *options_.source : linux_files(); }
 
   FileStoreOptions options_;
   std::unordered_map<std::string, Entry, PathHash, std::equal_to<>> cache_;

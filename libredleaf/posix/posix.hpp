@@ -1,0 +1,132 @@
+// rl::posix::Process: a POSIX subset for programs over a mounted rlfs
+// (domains/fs through rl::fs::Mount).
+//
+// One Process per program: its own file descriptor table and working
+// directory.  The calls keep the POSIX signatures and semantics -- they
+// return -1 and set errno on failure -- so code written against <unistd.h>
+// ports by prefixing the calls with a Process.  What differs, and why:
+//
+// - No descriptors are open at start (0, 1, 2 included): the program's
+//   stdio stays the host's.  New descriptors take the lowest free number.
+// - open() understands O_RDONLY/O_WRONLY/O_RDWR, O_CREAT, O_EXCL, O_TRUNC,
+//   O_APPEND and O_DIRECTORY; other flags (O_CLOEXEC, O_NONBLOCK ...) are
+//   accepted and ignored.  At most 1024 descriptors (EMFILE).
+// - Permission bits are stored (and reported by stat) but never enforced:
+//   there is one user, so EACCES never happens.  No umask: `mode` is kept
+//   as given (& 07777).
+// - Pipes live inside the Process (64 KiB each).  Programs here are
+//   single-threaded poll loops, so nothing blocks: a read of an empty pipe
+//   whose write end is open fails with EAGAIN, a write to a full pipe writes
+//   what fits or fails with EAGAIN; read returns 0 (EOF) once every write end
+//   is closed; a write with no read end left fails with EPIPE (no SIGPIPE).
+// - If the fs domain crashes during a call, that call fails with EIO and the
+//   file system is remounted (Mount::recover: the log replays what was
+//   committed).  Right then every descriptor is checked: if its inode still
+//   exists with the same generation it keeps working (and is counted open
+//   again when its path still names it), otherwise -- the file was created
+//   by operations the crash lost -- every call on it fails with EIO until it
+//   is closed.  Descriptors of other Processes on the same Mount are checked
+//   at their next use, which cannot tell a lost file's inode from a new file
+//   that reused it with the same generation: share a Mount between Processes
+//   only if that matters less than memory.
+// - The working directory is remembered as a path: renaming a directory
+//   above it leaves it pointing at the old name (there is no inode-based
+//   lookup in the FileSystem interface).
+#pragma once
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "domains/fs/mount.hpp"
+
+namespace rl::posix {
+
+struct OpenFile;   // an open file description (shared by dup'ed descriptors)
+struct Pipe;
+
+// An open directory stream, as DIR*.
+struct RL_DIR;
+
+class Process {
+ public:
+  // `mount` must outlive the Process.
+  explicit Process(fs::Mount& mount);
+  ~Process();   // closes every descriptor
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  int open(const char* path, int flags, mode_t mode = 0);
+  int close(int fd);
+  ssize_t read(int fd, void* buf, size_t count);
+  ssize_t write(int fd, const void* buf, size_t count);
+  ssize_t pread(int fd, void* buf, size_t count, off_t offset);
+  ssize_t pwrite(int fd, const void* buf, size_t count, off_t offset);
+  off_t lseek(int fd, off_t offset, int whence);
+  int ftruncate(int fd, off_t length);
+  int fstat(int fd, struct stat* st);
+  int stat(const char* path, struct stat* st);
+  int fsync(int fd);
+  int sync();   // as syncfs(2): returns 0 or -1/EIO
+
+  int mkdir(const char* path, mode_t mode);
+  int rmdir(const char* path);
+  int unlink(const char* path);
+  int rename(const char* from, const char* to);
+
+  // Directory streams take a descriptor, as glibc's do (dirfd()).
+  RL_DIR* opendir(const char* path);
+  struct dirent* readdir(RL_DIR* dir);   // null at the end (errno unchanged) or on error (errno set)
+  int closedir(RL_DIR* dir);
+  int dirfd(RL_DIR* dir);
+
+  int dup(int fd);
+  int dup2(int fd, int newfd);
+  int pipe(int fds[2]);
+
+  int chdir(const char* path);
+  char* getcwd(char* buf, size_t size);
+
+  // The file system's counters (rl-sh's df).
+  int statfs(fs::FsStats* out);
+
+  // Descriptors in use (tests).
+  int open_descriptors() const;
+
+ private:
+  using FilePtr = std::shared_ptr<OpenFile>;
+
+  fs::FileSystem* fs();                       // null when the fs cannot be mounted again
+  template <class R> bool crashed(const RpcResult<R>& r);
+  int fail(int err);                          // errno = err; -1
+  int resolve(const char* path, RRef<fs::Path>& out);   // absolute path into `out`; 0 or an errno
+  int install(FilePtr f, int lowest);         // the lowest free descriptor >= lowest
+  FilePtr lookup(int fd, int* err);           // the description, checked after a remount
+  void revalidate(OpenFile& f);               // after a remount: still the same inode?
+  int finish(FilePtr& f);                     // drops a reference; the last one releases the inode
+  ssize_t read_at(OpenFile& f, void* buf, size_t count, uint64_t offset);
+  ssize_t write_at(OpenFile& f, const void* buf, size_t count, uint64_t offset, uint64_t* end);
+  ssize_t pipe_read(Pipe& p, void* buf, size_t count);
+  ssize_t pipe_write(Pipe& p, const void* buf, size_t count);
+  int refill(RL_DIR& d);
+  bool ensure_buffers();
+
+  fs::Mount& mount_;
+  std::vector<FilePtr> fds_;
+  std::vector<std::unique_ptr<RL_DIR>> dirs_;
+  std::string cwd_ = "/";
+  bool checking_ = false;   // inside revalidate()
+  bool lost_ = false;   // a remount failed: calls fail with EIO until one succeeds
+  // Reused by every call: no shared-heap allocation per call.
+  RRef<fs::Path> path_;
+  RRef<fs::Path> path2_;
+  RRef<fs::Data> data_;
+  RRef<fs::DirPage> page_;
+};
+
+}  // namespace rl::posix

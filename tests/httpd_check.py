@@ -17,7 +17,11 @@ Checked, on four rl-httpd runs in the one namespace:
   idle      --idle-timeout 1: an idle connection is closed within ~2 s;
   crash     --crash-driver-every 0.3: 300+ sequential requests over 3+ s all
             answered with the exact bytes while the driver domain crashes and
-            its shadow recovers it.
+            its shadow recovers it;
+  rlfs      --root rlfs:/www --fs IMAGE: the same files put into an rlfs
+            image with rl-sh, served from it (through the POSIX subset, the
+            fs domain and the NVMe driver domain behind its shadow): exact
+            bytes, 404 for a missing file, 200 requests in a row.
 Every run must end on SIGTERM with status 0, its JSON summary, and no crash
 report (ASan, "failed", ...) on stderr.  Each check that fails is reported
 and the others still run; the exit status is 1 if any failed.
@@ -41,6 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from net_app_run import AppRun, check, enter_namespace, failures, skip_unless_possible  # noqa: E402
 
 httpd = sys.argv[1]
+rl_sh = sys.argv[2] if len(sys.argv) > 2 else None   # for the rlfs run
 skip_unless_possible(("ip", "curl", "wrk"))
 
 NS = f"rl-httpd-{os.getpid()}"
@@ -616,6 +621,26 @@ def check_summary(s, want_requests_at_least=1, crashes_at_least=0, nonzero=None)
     assert s["driver_crashes"] >= crashes_at_least, f"expected >= {crashes_at_least} driver crashes: {s}"
 
 
+def make_rlfs_image(tmp, root):
+    img = os.path.join(tmp, "www.img")
+    script = "; ".join(["mkdir /www", "mkdir /www/sub",
+                        f"put {os.path.join(root, 'index.html')} /www/index.html",
+                        f"put {os.path.join(root, 'sub', 'a.txt')} /www/sub/a.txt"])
+    p = subprocess.run([rl_sh, "--create-size", "16M", img, "-c", script], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, f"rl-sh exited {p.returncode}: {p.stderr}"
+
+
+def check_rlfs(files):
+    for name, data in files.items():
+        code, body, err = curl("/" + name)
+        assert code == 200 and body == data, f"/{name} from rlfs: {code} {err.strip()} ({len(body)} bytes)"
+    code, _, _ = curl("/missing.html")
+    assert code == 404, f"/missing.html from rlfs: {code}"
+    for i in range(200):
+        code, body, err = curl("/")
+        assert code == 200 and body == files["index.html"], f"request {i}: {code} {err.strip()}"
+
+
 # ----------------------------------------------------------------- main --
 
 def run_server(tmp, name, root, extra, body):
@@ -684,6 +709,13 @@ def main():
                                                 check_crash_run, index))
             if s:
                 check("crash summary: crashes >= 3, each recovered", check_summary, s, 300, 3)
+            if rl_sh:
+                check("rlfs: the files put into an image", make_rlfs_image, tmp, root)
+                s = run_server(tmp, "rlfs", "rlfs:/www", ["--fs", os.path.join(tmp, "www.img")],
+                               lambda server: check("served from rlfs: exact bytes, 404, 200 requests",
+                                                    check_rlfs, files))
+                if s:
+                    check("rlfs summary", check_summary, s, 200)
             print(f"total {time.monotonic() - t_all:.1f} s")
     finally:
         subprocess.run(["ip", "netns", "del", NS], check=False)

@@ -1,6 +1,6 @@
 // The demo's own client: a thread of this process that, through Linux's
 // TCP/IP and the TAP interface (a real peer, as curl would be), keeps
-// fetching the web page and storing and reading back values, and counts
+// fetching the web page (a file in rlfs) and storing and reading back values, and counts
 // every answer that is wrong or missing.  Bounded waits: a request that
 // gets no answer in 10 s counts as failed.
 #pragma once
@@ -40,6 +40,9 @@ class Client {
 
  private:
   static constexpr int kRequestsPerConnection = 20;   // new connections too, not only keep-alive ones
+  // In the demo's page, which lives in rlfs: rl-httpd's built-in page
+  // (served when the root is missing) must not pass for it.
+  static constexpr const char* kPageMark = "It is a file of rlfs";
 
   void loop() {
     uint64_t n = 0;
@@ -106,7 +109,7 @@ class Client {
       body = std::stoul(g.substr(cl + 16));
       return g.size() >= header_end + 4 + body;
     });
-    return ok && got.rfind("HTTP/1.1 200 ", 0) == 0 && got.find("rl-httpd on redleaf") != std::string::npos;
+    return ok && got.rfind("HTTP/1.1 200 ", 0) == 0 && got.find(kPageMark) != std::string::npos;
   }
   static bool set_and_get(int fd, uint64_t n) {
     const std::string key = "demo:" + std::to_string(n % 1000), value = "value " + std::to_string(n);

@@ -17,7 +17,12 @@ namespace rl::httpd {
 
 class RlfsSource final : public FileSource {
  public:
-  // `image`: an rlfs image file or device spec (see rl::fs::Disk::open).
+  // Over a Process the caller owns and keeps using: the demo writes the
+  // files it serves through the same Process and Mount, so a
+  // remount after an fs crash is seen by both at once.
+  explicit RlfsSource(posix::Process& process) : posix_(&process) {}
+  // `image`: an rlfs image file or device spec (see rl::fs::Disk::open); the
+  // source owns the disk, the mount and the Process.
   static std::unique_ptr<RlfsSource> open(const std::string& image, std::string* error);
 
   // rlfs has no symbolic links, so the root cannot be left through one: the
@@ -30,21 +35,24 @@ class RlfsSource final : public FileSource {
   ssize_t read(int fd, void* buf, std::size_t count) override { return posix_->read(fd, buf, count); }
   int close(int fd) override { return posix_->close(fd); }
 
-  fs::Mount& mount() { return *mount_; }
-
  private:
+  RlfsSource() = default;
+
+  // Only when open() made them; destroyed in reverse: Process, Mount, Disk.
   std::unique_ptr<fs::Disk> disk_;
   std::unique_ptr<fs::Mount> mount_;
-  std::unique_ptr<posix::Process> posix_;
+  std::unique_ptr<posix::Process> owned_;
+  posix::Process* posix_ = nullptr;
 };
 
 inline std::unique_ptr<RlfsSource> RlfsSource::open(const std::string& image, std::string* error) {
-  auto s = std::make_unique<RlfsSource>();
+  std::unique_ptr<RlfsSource> s(new RlfsSource);
   s->disk_ = fs::Disk::open(image, fs::DiskOptions{}, error);
   if (!s->disk_) return nullptr;
   s->mount_ = fs::Mount::open(*s->disk_, fs::MountOptions{}, error);
   if (!s->mount_) return nullptr;
-  s->posix_ = std::make_unique<posix::Process>(*s->mount_);
+  s->owned_ = std::make_unique<posix::Process>(*s->mount_);
+  s->posix_ = s->owned_.get();
   return s;
 }
 

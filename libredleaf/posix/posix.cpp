@@ -517,31 +517,27 @@ int Process::sync() {
   return *r < 0 ? fail(-*r) : 0;
 }
 
-int Process::mkdir(const char* path, mode_t mode) {
+// mkdir, rmdir and unlink: one path in, 0 or -errno out.
+template <class Call>
+int Process::path_call(const char* path, Call&& call) {
   if (int e = resolve(path, path_)) return fail(e);
   fs::FileSystem* fsp = fs();
   if (!fsp) return fail(EIO);
-  auto r = fsp->mkdir(path_, mode & 07777);
+  auto r = call(*fsp);
   if (crashed(r)) return -1;
   return *r < 0 ? fail(-*r) : 0;
+}
+
+int Process::mkdir(const char* path, mode_t mode) {
+  return path_call(path, [&](fs::FileSystem& f) { return f.mkdir(path_, mode & 07777); });
 }
 
 int Process::rmdir(const char* path) {
-  if (int e = resolve(path, path_)) return fail(e);
-  fs::FileSystem* fsp = fs();
-  if (!fsp) return fail(EIO);
-  auto r = fsp->rmdir(path_);
-  if (crashed(r)) return -1;
-  return *r < 0 ? fail(-*r) : 0;
+  return path_call(path, [&](fs::FileSystem& f) { return f.rmdir(path_); });
 }
 
 int Process::unlink(const char* path) {
-  if (int e = resolve(path, path_)) return fail(e);
-  fs::FileSystem* fsp = fs();
-  if (!fsp) return fail(EIO);
-  auto r = fsp->unlink(path_);
-  if (crashed(r)) return -1;
-  return *r < 0 ? fail(-*r) : 0;
+  return path_call(path, [&](fs::FileSystem& f) { return f.unlink(path_); });
 }
 
 int Process::rename(const char* from, const char* to) {

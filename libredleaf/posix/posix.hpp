@@ -104,6 +104,7 @@ class Process {
   fs::FileSystem* fs();                       // null when the fs cannot be mounted again
   template <class R> bool crashed(const RpcResult<R>& r);
   int fail(int err);                          // errno = err; -1
+  template <class Call> int path_call(const char* path, Call&& call);
   int resolve(const char* path, RRef<fs::Path>& out);   // absolute path into `out`; 0 or an errno
   int install(FilePtr f, int lowest);         // the lowest free descriptor >= lowest
   FilePtr lookup(int fd, int* err);           // the description, checked after a remount

@@ -4,7 +4,6 @@
 #include <array>
 #include <cstring>
 #include <ctime>
-#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -93,16 +92,22 @@ class Checker {
     if (!superblock_from_cache()) return;   // the log may have carried block 0
     if (!load_inodes()) return;
     if (!root_ok()) return;
-    pass1_blocks();
-    if (failed()) return;
-    pass2_dirents();
-    if (failed()) return;
-    pass3_tree();
-    if (failed()) return;
-    pass4_links();
-    if (failed()) return;
-    pass5_bitmap();
-    if (failed()) return;
+    // Each pass with the number of findings it added, for -v.
+    struct Pass {
+      const char* name;
+      void (Checker::*run)();
+    };
+    constexpr Pass kPasses[] = {{"pass 1 (inodes, block pointers)", &Checker::pass1_blocks},
+                                {"pass 2 (directory entries)", &Checker::pass2_dirents},
+                                {"pass 3 (directory tree)", &Checker::pass3_tree},
+                                {"pass 4 (link counts)", &Checker::pass4_links},
+                                {"pass 5 (block bitmap)", &Checker::pass5_bitmap}};
+    for (const Pass& p : kPasses) {
+      const std::size_t before = rep_.findings.size();
+      (this->*p.run)();
+      if (failed()) return;
+      if (opt_.verbose) note(std::string(p.name) + ": " + std::to_string(rep_.findings.size() - before) + " finding(s)");
+    }
     count();
     if (opt_.repair) write_back();
   }
@@ -531,35 +536,35 @@ class Checker {
       bool dot = false;
       std::set<std::string> names;
       each_entry(dir, [&](EntryRef ref, Dirent& d) {
-        const std::string here = "directory " + where(dir) + ": entry";
+        auto here = [&] { return "directory " + where(dir) + ": entry"; };   // only for findings
         const std::string name = name_of(d);
         const bool name_ok = d.name_len >= 1 && d.name_len <= kNameMax &&
                              name.find('\0') == std::string::npos && name.find('/') == std::string::npos;
         if (!name_ok) {
-          find(Problem::BadDirent, here + " in slot " + std::to_string(ref.slot) + " of block " +
+          find(Problem::BadDirent, here() + " in slot " + std::to_string(ref.slot) + " of block " +
                                        std::to_string(ref.lba) + " has an invalid name (length " +
                                        std::to_string(d.name_len) + ")" + fix("; removed", "; would be removed"));
           return drop(ref);
         }
         const std::string quoted = " '" + name + "'";
         if (d.ino >= sb_.inodes) {
-          find(Problem::BadDirent, here + quoted + " names inode " + std::to_string(d.ino) + ", beyond the " +
+          find(Problem::BadDirent, here() + quoted + " names inode " + std::to_string(d.ino) + ", beyond the " +
                                        std::to_string(sb_.inodes) + " the table holds" +
                                        fix("; removed", "; would be removed"));
           return drop(ref);
         }
         Inode& target = inode(d.ino);
         if (target.type == kFree) {
-          find(Problem::DirentToFree, here + quoted + " names free inode " + std::to_string(d.ino) +
+          find(Problem::DirentToFree, here() + quoted + " names free inode " + std::to_string(d.ino) +
                                           fix("; removed", "; would be removed"));
           return drop(ref);
         }
         if (!names.insert(name).second) {
-          find(Problem::BadDirent, here + quoted + " appears twice" + fix("; second removed", "; would be removed"));
+          find(Problem::BadDirent, here() + quoted + " appears twice" + fix("; second removed", "; would be removed"));
           return drop(ref);
         }
         if (d.type != target.type) {
-          find(Problem::DirentType, here + quoted + " says type " + std::to_string(d.type) + ", inode " +
+          find(Problem::DirentType, here() + quoted + " says type " + std::to_string(d.type) + ", inode " +
                                         std::to_string(d.ino) + " is type " + std::to_string(target.type) +
                                         fix("; corrected", "; would be corrected"));
           d.type = static_cast<uint8_t>(target.type);
@@ -567,7 +572,7 @@ class Checker {
         }
         if (name == ".") {
           if (d.ino != dir) {
-            find(Problem::DotEntries, here + " '.' names inode " + std::to_string(d.ino) + ", not itself" +
+            find(Problem::DotEntries, here() + " '.' names inode " + std::to_string(d.ino) + ", not itself" +
                                           fix("; corrected", "; would be corrected"));
             d.ino = static_cast<uint32_t>(dir);
             d.type = kDir;
@@ -578,7 +583,7 @@ class Checker {
         }
         if (name == "..") {
           if (target.type != kDir) {
-            find(Problem::DotEntries, here + " '..' names a file" + fix("; removed", "; would be removed"));
+            find(Problem::DotEntries, here() + " '..' names a file" + fix("; removed", "; would be removed"));
             return drop(ref);
           }
           dotdot_[dir] = ref;
@@ -587,7 +592,7 @@ class Checker {
         }
         if (target.type == kDir) {
           if (parent_[d.ino] != 0) {
-            find(Problem::DirHardLink, here + quoted + " is a second link to directory " + where(d.ino) +
+            find(Problem::DirHardLink, here() + quoted + " is a second link to directory " + where(d.ino) +
                                            fix("; removed", "; would be removed"));
             return drop(ref);
           }

@@ -28,7 +28,7 @@ namespace rl::fs {
 
 struct CheckOptions {
   bool repair = false;    // -y / -p: fix what can be fixed
-  bool verbose = false;   // collect notes (log replay etc.) as well as findings
+  bool verbose = false;   // also note each pass and what it found (rl-fsck -v)
 };
 
 // What kind of problem a finding is, for tests and scripts.

@@ -23,7 +23,7 @@ int usage(const std::string& why) {
   std::fprintf(stderr,
                "usage: rl-fsck [-n | -y | -p] [-v] [-f] [--through shadow|domain] IMAGE|SPEC\n"
                "  -n      check only, change nothing (the default)\n"
-               "  -y, -p  repair what can be repaired\n"
+               "  -y, -p  repair what can be repaired (-a: as -p)\n"
                "  -v      list every finding and note\n"
                "  -f      accepted for e2fsck habits: the check is always full\n"
                "  IMAGE   an image file (rl-mkfs makes one), or sim:nvme,..., sim:ram,blocks=N, a PCI address\n"

@@ -100,6 +100,46 @@ int BlockIo::write_many(const std::vector<Write>& writes) {
   return 0;
 }
 
+int BlockIo::read_many(const std::vector<Read>& reads) {
+  if (failed_) return -EIO;
+  if (!batch_) batch_ = blk::BlkBatch::make();
+  std::size_t next = 0, done = 0;
+  bool bad = false;
+  // As write_many: completions may trail submissions, and a device that
+  // never completes is an I/O error, not a hang.
+  for (uint64_t spins = 0; done < reads.size(); ++spins) {
+    if (spins > (uint64_t{1} << 26)) return fail();
+    while (next < reads.size() && !batch_.full() && next - done < blk::kQueueBatch) {
+      Buf* b = reads[next].buf;
+      (void)batch_.push_back(blk::BlkReq{reads[next].bno, next, blk::BlkOp::Read, 0, std::move(b->block)});
+      ++n_.reads;
+      ++next;
+    }
+    auto r = disk_->submit_and_poll(std::move(batch_));
+    if (!r.ok()) {
+      // The buffers in flight died with the call; their contents were to be
+      // overwritten anyway, so fresh ones do (the caller drops them as invalid).
+      for (std::size_t i = 0; i < next; ++i)
+        if (!reads[i].buf->block) reads[i].buf->block = new_block();
+      return fail();
+    }
+    batch_ = std::move(r.value());
+    blk::BlkReq c;
+    while (batch_.pop_front(c)) {
+      Buf* b = c.tag < reads.size() ? reads[c.tag].buf : nullptr;
+      if (!b) continue;
+      b->block = std::move(c.buf);
+      if (!b->block) {
+        b->block = new_block();
+        bad = true;
+      }
+      bad |= c.status != 0;
+      ++done;
+    }
+  }
+  return bad ? fail() : 0;
+}
+
 int BlockIo::flush() {
   if (failed_) return -EIO;
   ++n_.flushes;
@@ -198,6 +238,30 @@ int BufferCache::get(uint64_t bno, BufRef* out) {
   }
   *out = std::move(ref);
   return 0;
+}
+
+int BufferCache::prefetch(const std::vector<uint64_t>& bnos) {
+  fetching_.clear();
+  reads_.clear();
+  for (uint64_t bno : bnos) {
+    if (map_.count(bno)) continue;
+    bool hit = false;
+    BufRef ref;
+    // No buffer free: the rest is left to get(), one block at a time.
+    if (slot(bno, &ref, &hit) < 0) break;
+    reads_.push_back({bno, ref.get()});
+    fetching_.push_back(std::move(ref));
+  }
+  if (reads_.empty()) return 0;
+  misses_ += reads_.size();
+  const int r = io_.read_many(reads_);
+  if (r == 0)
+    for (auto& ref : fetching_) ref->valid = true;
+  // Released in order: the first block read becomes the least recently used
+  // of them, as it will be the first one consumed.  On failure they are
+  // still invalid, and release() forgets them.
+  fetching_.clear();
+  return r;
 }
 
 int BufferCache::get_zeroed(uint64_t bno, BufRef* out) {

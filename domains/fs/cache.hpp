@@ -44,6 +44,14 @@ class BlockIo {
     Buf* buf;
   };
   int write_many(const std::vector<Write>& writes);
+  // Fills each buffer with its block, a queue batch per call, and waits for
+  // them all: a read of many uncached blocks costs a call per kQueueBatch
+  // blocks, not one each.  On failure the buffers' contents are undefined.
+  struct Read {
+    uint64_t bno;
+    Buf* buf;
+  };
+  int read_many(const std::vector<Read>& reads);
   // Sticky: once one I/O failed, the disk may hold anything the fs did not
   // expect, so the fs stays read-only until remounted.
   bool failed() const noexcept { return failed_; }
@@ -56,6 +64,7 @@ class BlockIo {
     return -EIO;
   }
   Cap<blk::NvmeBDev> disk_;
+  blk::BlkBatch batch_;   // read_many's queue, kept between calls (empty when lost with a failed call)
   uint64_t fault_at_;
   IoCounters n_;
   bool failed_ = false;
@@ -104,6 +113,13 @@ class BufferCache {
 
   // Block `bno` with its contents (read on a miss): 0 or -EIO.
   int get(uint64_t bno, BufRef* out);
+  // Reads, in batches, whichever of `bnos` are not cached (the blocks of a
+  // read and its read-ahead), then leaves them evictable as the most recently
+  // used.  Best effort: stops taking blocks when no buffer is free (all held
+  // or pinned) -- a later get() reads those one by one.  Never replaces a
+  // cached block, so a pinned (dirty) one keeps its contents.  0 or -EIO.
+  int prefetch(const std::vector<uint64_t>& bnos);
+  bool cached(uint64_t bno) const { return map_.count(bno) != 0; }
   // Block `bno` filled with zeros, without reading it: for a block just
   // allocated, whose old contents nobody may see.
   int get_zeroed(uint64_t bno, BufRef* out);
@@ -114,6 +130,8 @@ class BufferCache {
   // Forgets every unpinned block (the next get reads the disk again).
   void invalidate_clean() noexcept;
 
+  // Lookups served from the cache; blocks read from the disk into it
+  // (read-ahead included).
   uint64_t hits() const noexcept { return hits_; }
   uint64_t misses() const noexcept { return misses_; }
   uint32_t capacity() const noexcept { return capacity_; }
@@ -128,6 +146,8 @@ class BufferCache {
   std::vector<std::unique_ptr<Buf>> bufs_;   // grown lazily up to capacity_
   std::unordered_map<uint64_t, Buf*> map_;
   Buf lru_;                                  // sentinel: lru_.next is the least recently used
+  std::vector<BufRef> fetching_;             // prefetch's scratch, kept to avoid allocating per read
+  std::vector<BlockIo::Read> reads_;
   uint64_t hits_ = 0, misses_ = 0;
 };
 

@@ -59,7 +59,7 @@ inline constexpr uint32_t kLogMax = 500;           // blocks one transaction can
 struct LogHeader {
   uint32_t magic;
   uint32_t count;            // 0 = nothing committed
-  uint64_t sequence;         // +1 per commit
+  uint64_t sequence;         // grows with every commit, and bounds every generation handed out (ialloc)
   uint32_t home[kLogMax];    // where logged copy i belongs
   uint32_t data_crc[kLogMax];   // crc32c of logged copy i
   uint32_t crc;              // crc32c of the header with this field 0
@@ -82,7 +82,7 @@ struct Inode {
   uint16_t reserved;
   uint32_t nlink;            // directory entries naming it ("." and ".." included for directories)
   uint32_t mode;             // permission bits
-  uint32_t generation;       // +1 each time the slot is allocated
+  uint32_t generation;       // from a file-system-wide counter: never repeats for a slot, even across crashes
   uint64_t size;             // bytes
   int64_t mtime_ns;
   int64_t ctime_ns;

@@ -18,6 +18,15 @@ constexpr uint64_t kDoubleStart = kDirect + kPointersPerBlock;   // first file b
 // Blocks beyond what an operation frees that shrink() keeps room for: the
 // inode's block, an indirect and a double-indirect block, the tail block.
 constexpr uint32_t kShrinkMargin = 4;
+// Generations reserved per raise of the log header's sequence: one header
+// write and flush per this many creates.  A crash wastes at most this many
+// of the 2^32 generations.
+constexpr uint64_t kGenerationChunk = 1024;
+// Read-ahead: blocks fetched past a sequential read, one queue batch (the
+// driver takes kQueueBatch requests per call).
+constexpr uint64_t kReadAhead = blk::kQueueBatch;
+// readi maps and fetches this many blocks at a time.
+constexpr uint64_t kReadPiece = 64;
 }  // namespace
 
 int64_t now_ns() noexcept {
@@ -34,9 +43,20 @@ Volume::Volume(Cap<blk::NvmeBDev> disk, const disk::Superblock& sb, const FsInit
   block_rotor_ = sb_.data_start;
 }
 
+// Reads blocks [start + i, ...) ahead of a mount-time scan at block i: a
+// batch per kReadAhead blocks, so a remount (a shadow's recovery included)
+// does not pay a driver call per metadata block.
+int Volume::scan_ahead(uint64_t start, uint64_t i, uint64_t count) {
+  if (i % kReadAhead != 0) return 0;
+  fetch_.clear();
+  for (uint64_t k = i; k < std::min(count, i + kReadAhead); ++k) fetch_.push_back(start + k);
+  return cache_.prefetch(fetch_);
+}
+
 int Volume::scan_free() {
   blocks_free_ = 0;
   for (uint64_t i = 0; i < sb_.bitmap_blocks; ++i) {
+    if (int r = scan_ahead(sb_.bitmap_start, i, sb_.bitmap_blocks); r < 0) return r;
     BufRef b;
     if (int r = cache_.get(sb_.bitmap_start + i, &b); r < 0) return r;
     const uint64_t first = i * kBitsPerBlock;
@@ -46,14 +66,23 @@ int Volume::scan_free() {
       if (!(bits[x / 8] & (1u << (x % 8)))) ++blocks_free_;
   }
   inodes_free_ = 0;
+  uint64_t max_gen = 0;
   for (uint64_t i = 0; i < sb_.inode_blocks; ++i) {
+    if (int r = scan_ahead(sb_.inode_start, i, sb_.inode_blocks); r < 0) return r;
     BufRef b;
     if (int r = cache_.get(sb_.inode_start + i, &b); r < 0) return r;
     for (uint32_t k = 0; k < disk::kInodesPerBlock; ++k) {
       uint64_t ino = i * disk::kInodesPerBlock + k;
-      if (ino != 0 && b->as<disk::Inode>()[k].type == disk::kFree) ++inodes_free_;
+      const disk::Inode& n = b->as<disk::Inode>()[k];
+      if (ino != 0 && n.type == disk::kFree) ++inodes_free_;
+      max_gen = std::max<uint64_t>(max_gen, n.generation);
     }
   }
+  // Above every generation on disk (rl-fsck allocates too, and images from
+  // before the bound existed carry per-slot counts) and every one an earlier
+  // mount may have handed out (below the sequence on disk: ialloc).
+  gen_bound_ = log_.sequence();
+  next_gen_ = std::max(max_gen + 1, gen_bound_);
   return 0;
 }
 
@@ -78,7 +107,8 @@ int Volume::ialloc(uint16_t type, uint32_t mode, InodePtr* out) {
     InodePtr p;
     if (int r = iget(ino, &p); r < 0) return r;
     if (p->type != disk::kFree) continue;
-    const uint32_t generation = p->generation + 1;
+    uint32_t generation = 0;
+    if (int r = next_generation(&generation); r < 0) return r;
     std::memset(p.ip, 0, sizeof(disk::Inode));
     p->type = type;
     p->mode = mode & 07777;
@@ -90,6 +120,20 @@ int Volume::ialloc(uint16_t type, uint32_t mode, InodePtr* out) {
     return 0;
   }
   return -ENOSPC;
+}
+
+int Volume::next_generation(uint32_t* gen) {
+  if (next_gen_ >= gen_bound_) {
+    // Durable before it is handed out: a crash from here on cannot bring
+    // the counter back below it.
+    if (int r = log_.raise_sequence(next_gen_ + kGenerationChunk); r < 0) return r;
+    gen_bound_ = log_.sequence();
+  }
+  // Wraps after 2^32 allocations (as ext4's i_generation does), skipping 0:
+  // the generation of a slot mkfs left empty.
+  *gen = static_cast<uint32_t>(next_gen_++);
+  if (*gen == 0) *gen = static_cast<uint32_t>(next_gen_++);
+  return 0;
 }
 
 void Volume::ifree(InodePtr& p) {
@@ -207,24 +251,102 @@ int Volume::bmap(InodePtr& p, uint64_t idx, bool alloc, uint32_t* bno, bool* fre
 
 // ---- data -----------------------------------------------------------------------------
 
+// The disk blocks of file blocks [first, first + n) into out[] (0 for a
+// hole), each pointer block looked up once for the range rather than once
+// per block as bmap would.
+int Volume::map_range(InodePtr& p, uint64_t first, uint64_t n, uint32_t* out) {
+  BufRef ind, dbl, mid;
+  uint64_t mid_index = ~uint64_t{0};   // which second-level block `mid` is
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint64_t idx = first + i;
+    out[i] = 0;
+    if (idx < kDirect) {
+      out[i] = p->direct[idx];
+    } else if (idx < kDoubleStart) {
+      if (p->indirect == 0) continue;
+      if (!ind)
+        if (int r = cache_.get(p->indirect, &ind); r < 0) return r;
+      out[i] = ind->as<uint32_t>()[idx - kDirect];
+    } else if (idx < disk::kMaxFileBlocks) {
+      if (p->double_indirect == 0) continue;
+      if (!dbl)
+        if (int r = cache_.get(p->double_indirect, &dbl); r < 0) return r;
+      const uint64_t rel = idx - kDoubleStart;
+      if (rel / kPointersPerBlock != mid_index) {
+        mid.reset();
+        mid_index = rel / kPointersPerBlock;
+        const uint32_t m = dbl->as<uint32_t>()[mid_index];
+        if (m != 0)
+          if (int r = cache_.get(m, &mid); r < 0) return r;
+      }
+      if (mid) out[i] = mid->as<uint32_t>()[rel % kPointersPerBlock];
+    } else {
+      return -EFBIG;
+    }
+  }
+  return 0;
+}
+
+// A read brings its blocks into the cache in as few driver calls as it can:
+// the uncached ones of the request together, and -- when the file is read
+// sequentially (this read starts where the previous one ended, or at 0) and
+// the block after the request is not cached yet -- the kReadAhead blocks
+// after it.  So steady sequential reading costs one batch per kReadAhead
+// blocks, not a call per block.
+bool Volume::sequential(const InodePtr& p, uint64_t off, uint64_t n) {
+  Stream* s = nullptr;
+  for (auto& st : streams_)
+    if (st.ino == p.ino && st.generation == p->generation) s = &st;
+  const bool seq = off == 0 || (s && s->next == off);
+  if (!s) {
+    s = &streams_[stream_victim_];
+    stream_victim_ = (stream_victim_ + 1) % streams_.size();
+    *s = Stream{p.ino, p->generation, 0};
+  }
+  s->next = off + n;
+  return seq;
+}
+
 int64_t Volume::readi(InodePtr& p, uint64_t off, uint8_t* dst, uint64_t n) {
   if (off >= p->size) return 0;
   n = std::min(n, p->size - off);
+  const uint64_t first = off / kBlockSize;
+  const uint64_t end = (off + n + kBlockSize - 1) / kBlockSize;
+  const uint64_t file_end = (p->size + kBlockSize - 1) / kBlockSize;
+  const uint64_t window_end = sequential(p, off, n) ? std::min(file_end, end + kReadAhead) : end;
   uint64_t done = 0;
-  while (done < n) {
-    const uint64_t pos = off + done;
-    const uint64_t boff = pos % kBlockSize;
-    const uint64_t m = std::min<uint64_t>(n - done, kBlockSize - boff);
-    uint32_t bno = 0;
-    if (int r = bmap(p, pos / kBlockSize, false, &bno, nullptr); r < 0) return r;
-    if (bno == 0) {
-      std::memset(dst + done, 0, m);   // a hole
-    } else {
-      BufRef b;
-      if (int r = cache_.get(bno, &b); r < 0) return r;
-      std::memcpy(dst + done, b->data() + boff, m);
+  // Pieces of at most kReadPiece blocks (a read of the fs interface is 16).
+  for (uint64_t piece = first; piece < end;) {
+    const uint64_t piece_end = std::min(end, piece + kReadPiece);
+    const uint64_t map_end = piece_end == end ? window_end : piece_end;   // the read-ahead rides with the last piece
+    map_.resize(map_end - piece);
+    if (int r = map_range(p, piece, map_end - piece, map_.data()); r < 0) return r;
+    fetch_.clear();
+    auto want = [&](uint64_t from, uint64_t to) {
+      for (uint64_t i = from; i < to; ++i)
+        if (map_[i] != 0 && !cache_.cached(map_[i])) fetch_.push_back(map_[i]);   // holes read as zeros
+    };
+    want(0, piece_end - piece);
+    if (map_end > piece_end && (map_[piece_end - piece] == 0 || !cache_.cached(map_[piece_end - piece])))
+      want(piece_end - piece, map_end - piece);
+    // A single block is read as below anyway.
+    if (fetch_.size() >= 2)
+      if (int r = cache_.prefetch(fetch_); r < 0) return r;
+    for (uint64_t idx = piece; idx < piece_end; ++idx) {
+      const uint64_t pos = off + done;
+      const uint64_t boff = pos % kBlockSize;
+      const uint64_t m = std::min<uint64_t>(n - done, kBlockSize - boff);
+      const uint32_t bno = map_[idx - piece];
+      if (bno == 0) {
+        std::memset(dst + done, 0, m);   // a hole
+      } else {
+        BufRef b;
+        if (int r = cache_.get(bno, &b); r < 0) return r;
+        std::memcpy(dst + done, b->data() + boff, m);
+      }
+      done += m;
     }
-    done += m;
+    piece = piece_end;
   }
   return static_cast<int64_t>(done);
 }

@@ -59,6 +59,14 @@ int Log::recover(uint64_t* replayed) {
   return 0;
 }
 
+int Log::raise_sequence(uint64_t at_least) {
+  if (at_least > sequence_) sequence_ = at_least;
+  // Safe between commits: the header on disk is cleared, or holds a
+  // transaction already home, and the open one is only in the cache.
+  if (int r = write_header(0); r < 0) return r;
+  return io_.flush();
+}
+
 int Log::begin_op(uint32_t reserve) {
   if (reserve > disk::kLogMax) reserve = disk::kLogMax;
   if (reserve > room()) return commit();

@@ -37,6 +37,13 @@ class Log {
   // flush, home blocks, flush, header cleared.  0 or -EIO.
   int commit();
 
+  // The header's sequence: +1 per commit, raised further by raise_sequence;
+  // it never goes down, and what is on disk survives any crash.
+  uint64_t sequence() const noexcept { return sequence_; }
+  // Makes the sequence on disk at least `at_least` (a cleared header written
+  // and flushed; the open transaction is not touched).  0 or -EIO.
+  int raise_sequence(uint64_t at_least);
+
   bool contains(uint64_t bno) const { return index_.count(bno) != 0; }
   // Blocks the transaction can still take.
   uint32_t room() const noexcept { return disk::kLogMax - static_cast<uint32_t>(blocks_.size()); }

@@ -7,8 +7,10 @@
 // reservation that covers what they dirty.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "domains/fs/cache.hpp"
 #include "domains/fs/format.hpp"
@@ -32,7 +34,8 @@ class Volume {
   // `sb` was checked by the caller (fs.cpp).
   Volume(Cap<blk::NvmeBDev> disk, const disk::Superblock& sb, const FsInit& init, uint32_t cache_blocks);
 
-  // Mount work after replay: counts free blocks and inodes.
+  // Mount work after replay: counts free blocks and inodes, and sets the
+  // generation floor (see ialloc).
   int scan_free();
 
   const disk::Superblock& sb() const noexcept { return sb_; }
@@ -47,6 +50,15 @@ class Volume {
   int iget(uint64_t ino, InodePtr* out);
   void iupdate(InodePtr& p) { log_.write(p.buf.get()); }
   // A fresh inode of `type` (nlink 0, times now), logged.  -ENOSPC when none is free.
+  //
+  // Its generation is new to the file system, not only to the slot: a
+  // create lost with an uncommitted transaction leaves the slot's old
+  // generation on disk, so "old + 1" would hand the same (ino, generation)
+  // to the next file there.  Generations come from one counter that starts,
+  // at mount, above every generation an earlier mount may have handed out;
+  // that bound lives in the log header's sequence (durable, only grows) and
+  // is raised -- a header write and a flush -- before any generation beyond
+  // it is handed out.
   int ialloc(uint16_t type, uint32_t mode, InodePtr* out);
   // Marks a truncated inode free (its blocks must be gone already).
   void ifree(InodePtr& p);
@@ -55,7 +67,9 @@ class Volume {
   // The disk block holding file block `idx`; 0 for a hole unless `alloc`.
   // *fresh tells that it was allocated now (its contents are zeros).
   int bmap(InodePtr& p, uint64_t idx, bool alloc, uint32_t* bno, bool* fresh);
-  // Reads [off, off+n) clipped at the size; returns bytes read.
+  // Reads [off, off+n) clipped at the size; returns bytes read.  The
+  // uncached blocks go to the disk in batches, with read-ahead when the
+  // file is read sequentially.
   int64_t readi(InodePtr& p, uint64_t off, uint8_t* dst, uint64_t n);
   // Writes inside the current transaction; returns bytes written (fewer
   // when the disk fills) or -ENOSPC/-EFBIG/-EIO when nothing was.
@@ -93,6 +107,10 @@ class Volume {
   int free_tree(uint32_t* slot, Buf* holder, InodePtr& p, int level, uint64_t start, uint64_t keep,
                 uint64_t* freed_from, bool* stopped);
   bool room_to_free(uint32_t bno) const;
+  int map_range(InodePtr& p, uint64_t first, uint64_t n, uint32_t* out);
+  bool sequential(const InodePtr& p, uint64_t off, uint64_t n);
+  int next_generation(uint32_t* gen);
+  int scan_ahead(uint64_t start, uint64_t i, uint64_t count);
 
   disk::Superblock sb_;
   BlockIo io_;
@@ -100,6 +118,21 @@ class Volume {
   Log log_;
   uint64_t blocks_free_ = 0, inodes_free_ = 0;
   uint64_t block_rotor_ = 0, inode_rotor_ = 1;
+  // Generations: the next one, and the bound the log header holds (every
+  // generation handed out is below it).
+  uint64_t next_gen_ = 1, gen_bound_ = 0;
+
+  // Read-ahead: a few files read sequentially at once, each by where its
+  // last read ended (replaced round-robin).
+  struct Stream {
+    uint64_t ino = 0;
+    uint32_t generation = 0;
+    uint64_t next = 0;   // byte after the last read
+  };
+  std::array<Stream, 8> streams_{};
+  uint32_t stream_victim_ = 0;
+  std::vector<uint32_t> map_;     // readi's scratch, kept to avoid allocating per read
+  std::vector<uint64_t> fetch_;
 };
 
 }  // namespace rl::fs

@@ -25,7 +25,8 @@ void set_entry(Dirent& e, std::string_view name, uint32_t ino, uint8_t type) {
 }
 }  // namespace
 
-int Volume::dir_lookup(InodePtr& dir, std::string_view name, Found* f) {
+template <class Visit>
+int Volume::scan_dir(InodePtr& dir, Visit&& visit) {
   for (uint64_t k = 0; k < dir_blocks(dir); ++k) {
     uint32_t bno = 0;
     if (int r = bmap(dir, k, false, &bno, nullptr); r < 0) return r;
@@ -33,16 +34,24 @@ int Volume::dir_lookup(InodePtr& dir, std::string_view name, Found* f) {
     BufRef b;
     if (int r = cache_.get(bno, &b); r < 0) return r;
     const Dirent* e = b->as<Dirent>();
-    for (uint32_t i = 0; i < kDirentsPerBlock; ++i) {
-      if (e[i].ino == 0 || e[i].name_len != name.size()) continue;
-      if (std::memcmp(e[i].name, name.data(), name.size()) != 0) continue;
-      f->ino = e[i].ino;
-      f->type = e[i].type;
-      f->slot = k * kDirentsPerBlock + i;
-      return 0;
-    }
+    for (uint32_t i = 0; i < kDirentsPerBlock; ++i)
+      if (e[i].ino != 0 && visit(e[i], k * kDirentsPerBlock + i)) return 0;
   }
-  return -ENOENT;
+  return 0;
+}
+
+int Volume::dir_lookup(InodePtr& dir, std::string_view name, Found* f) {
+  int found = -ENOENT;
+  int r = scan_dir(dir, [&](const Dirent& e, uint64_t slot) {
+    if (e.name_len != name.size() || std::memcmp(e.name, name.data(), name.size()) != 0) return false;
+    *f = Found{};
+    f->ino = e.ino;
+    f->type = e.type;
+    f->slot = slot;
+    found = 0;
+    return true;
+  });
+  return r < 0 ? r : found;
 }
 
 int Volume::dir_add(InodePtr& dir, std::string_view name, uint32_t ino, uint8_t type) {
@@ -93,22 +102,12 @@ int Volume::dir_set(InodePtr& dir, uint64_t slot, uint32_t ino, uint8_t type) {
 
 int Volume::dir_is_empty(InodePtr& dir, bool* empty) {
   *empty = true;
-  for (uint64_t k = 0; k < dir_blocks(dir); ++k) {
-    uint32_t bno = 0;
-    if (int r = bmap(dir, k, false, &bno, nullptr); r < 0) return r;
-    if (bno == 0) continue;
-    BufRef b;
-    if (int r = cache_.get(bno, &b); r < 0) return r;
-    const Dirent* e = b->as<Dirent>();
-    for (uint32_t i = 0; i < kDirentsPerBlock; ++i) {
-      if (e[i].ino == 0) continue;
-      const std::string_view n(e[i].name, std::min<size_t>(e[i].name_len, disk::kNameMax));
-      if (n == "." || n == "..") continue;
-      *empty = false;
-      return 0;
-    }
-  }
-  return 0;
+  return scan_dir(dir, [&](const Dirent& e, uint64_t) {
+    const std::string_view n(e.name, std::min<size_t>(e.name_len, disk::kNameMax));
+    if (n == "." || n == "..") return false;
+    *empty = false;
+    return true;
+  });
 }
 
 int Volume::dir_init(InodePtr& dir, uint32_t parent) {

@@ -97,6 +97,10 @@ class Volume {
   // Points entry `slot` at `ino` (0 frees the slot); name kept.
   int dir_set(InodePtr& dir, uint64_t slot, uint32_t ino, uint8_t type);
   int dir_is_empty(InodePtr& dir, bool* empty);
+  // Calls visit(entry, slot) for each used entry of `dir` until it returns
+  // true.  0, or a negative errno from reading the directory.
+  template <class Visit>
+  int scan_dir(InodePtr& dir, Visit&& visit);
   // Writes "." and ".." into a new directory's first block.
   int dir_init(InodePtr& dir, uint32_t parent);
   // Entries from slot `cookie` into `page`.

@@ -383,35 +383,40 @@ ssize_t Process::write(int fd, const void* buf, size_t count) {
   return n;
 }
 
-ssize_t Process::pread(int fd, void* buf, size_t count, off_t offset) {
-  if (offset < 0) return fail(EINVAL);   // Linux checks this before the descriptor
+// pread and pwrite: the file behind `fd` if it can take a positioned
+// transfer, or -1 with errno as Linux sets it (a directory: EISDIR for
+// reads, EBADF for writes).
+Process::FilePtr Process::positioned(int fd, off_t offset, int wrong_access, int on_dir) {
+  if (offset < 0) {   // Linux checks this before the descriptor
+    errno = EINVAL;
+    return nullptr;
+  }
   int err = 0;
   FilePtr f = lookup(fd, &err);
-  if (!f) return fail(err);
-  switch (f->kind) {
-    case Kind::PipeRead:
-    case Kind::PipeWrite: return fail(ESPIPE);
-    case Kind::Dir: return fail(EISDIR);
-    case Kind::File: break;
+  if (f) {
+    switch (f->kind) {
+      case Kind::PipeRead:
+      case Kind::PipeWrite: err = ESPIPE; break;
+      case Kind::Dir: err = on_dir; break;
+      case Kind::File: err = f->access == wrong_access ? EBADF : 0; break;
+    }
   }
-  if (f->access == O_WRONLY) return fail(EBADF);
-  return read_at(*f, buf, count, static_cast<uint64_t>(offset));
+  if (err) {
+    errno = err;
+    return nullptr;
+  }
+  return f;
+}
+
+ssize_t Process::pread(int fd, void* buf, size_t count, off_t offset) {
+  FilePtr f = positioned(fd, offset, O_WRONLY, EISDIR);
+  return f ? read_at(*f, buf, count, static_cast<uint64_t>(offset)) : -1;
 }
 
 ssize_t Process::pwrite(int fd, const void* buf, size_t count, off_t offset) {
-  if (offset < 0) return fail(EINVAL);
-  int err = 0;
-  FilePtr f = lookup(fd, &err);
-  if (!f) return fail(err);
-  switch (f->kind) {
-    case Kind::PipeRead:
-    case Kind::PipeWrite: return fail(ESPIPE);
-    case Kind::Dir: return fail(EBADF);
-    case Kind::File: break;
-  }
-  if (f->access == O_RDONLY) return fail(EBADF);
+  FilePtr f = positioned(fd, offset, O_RDONLY, EBADF);
   uint64_t end = 0;
-  return write_at(*f, buf, count, static_cast<uint64_t>(offset), &end);
+  return f ? write_at(*f, buf, count, static_cast<uint64_t>(offset), &end) : -1;
 }
 
 off_t Process::lseek(int fd, off_t offset, int whence) {

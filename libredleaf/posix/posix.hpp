@@ -107,7 +107,8 @@ class Process {
   template <class Call> int path_call(const char* path, Call&& call);
   int resolve(const char* path, RRef<fs::Path>& out);   // absolute path into `out`; 0 or an errno
   int install(FilePtr f, int lowest);         // the lowest free descriptor >= lowest
-  FilePtr lookup(int fd, int* err);           // the description, checked after a remount
+  FilePtr lookup(int fd, int* err);
+  FilePtr positioned(int fd, off_t offset, int wrong_access, int on_dir);           // the description, checked after a remount
   void revalidate(OpenFile& f);               // after a remount: still the same inode?
   int finish(FilePtr& f);                     // drops a reference; the last one releases the inode
   ssize_t read_at(OpenFile& f, void* buf, size_t count, uint64_t offset);

@@ -27,7 +27,7 @@ constexpr int kFsFlags = O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_DIRECTORY;
 
 }  // namespace
 
-enum class Kind : uint8_t { File, Dir, PipeRead, PipeWrite };
+enum class Kind : uint8_t { File, Dir, PipeRead, PipeWrite, Socket };
 
 struct Pipe {
   std::array<uint8_t, kPipeBytes> ring;
@@ -49,6 +49,7 @@ struct OpenFile {
   bool stale = false;          // its inode did not survive a remount: EIO
   std::string path;            // absolute, to open it again after a remount
   std::shared_ptr<Pipe> pipe;
+  std::shared_ptr<Socket> sock;
 };
 
 struct RL_DIR {
@@ -240,6 +241,7 @@ int Process::finish(FilePtr& f) {
   switch (mine->kind) {
     case Kind::PipeRead: --mine->pipe->readers; return 0;
     case Kind::PipeWrite: --mine->pipe->writers; return 0;
+    case Kind::Socket: release_socket(*mine->sock); return 0;
     case Kind::File:
     case Kind::Dir: break;
   }
@@ -354,6 +356,7 @@ ssize_t Process::read(int fd, void* buf, size_t count) {
   if (!f) return fail(err);
   switch (f->kind) {
     case Kind::PipeRead: return pipe_read(*f->pipe, buf, count);
+    case Kind::Socket: return socket_read(*f->sock, buf, count, 0);
     case Kind::PipeWrite: return fail(EBADF);
     case Kind::Dir: return fail(EISDIR);
     case Kind::File: break;
@@ -370,6 +373,7 @@ ssize_t Process::write(int fd, const void* buf, size_t count) {
   if (!f) return fail(err);
   switch (f->kind) {
     case Kind::PipeWrite: return pipe_write(*f->pipe, buf, count);
+    case Kind::Socket: return socket_write(*f->sock, buf, count, 0);
     case Kind::PipeRead:
     case Kind::Dir: return fail(EBADF);   // both are open read-only
     case Kind::File: break;
@@ -396,7 +400,8 @@ Process::FilePtr Process::positioned(int fd, off_t offset, int wrong_access, int
   if (f) {
     switch (f->kind) {
       case Kind::PipeRead:
-      case Kind::PipeWrite: err = ESPIPE; break;
+      case Kind::PipeWrite:
+      case Kind::Socket: err = ESPIPE; break;
       case Kind::Dir: err = on_dir; break;
       case Kind::File: err = f->access == wrong_access ? EBADF : 0; break;
     }
@@ -425,7 +430,7 @@ off_t Process::lseek(int fd, off_t offset, int whence) {
   if (!f) return fail(err);
   // Linux's order: an unknown whence before a pipe's ESPIPE.
   if (whence < SEEK_SET || whence > SEEK_HOLE) return fail(EINVAL);
-  if (f->kind == Kind::PipeRead || f->kind == Kind::PipeWrite) return fail(ESPIPE);
+  if (f->kind == Kind::PipeRead || f->kind == Kind::PipeWrite || f->kind == Kind::Socket) return fail(ESPIPE);
   off_t base = 0;
   if (whence == SEEK_CUR) base = static_cast<off_t>(f->offset);
   if (whence == SEEK_END || whence == SEEK_DATA || whence == SEEK_HOLE) {
@@ -471,11 +476,12 @@ int Process::fstat(int fd, struct stat* st) {
   int err = 0;
   FilePtr f = lookup(fd, &err);
   if (!f) return fail(err);
-  if (f->kind == Kind::PipeRead || f->kind == Kind::PipeWrite) {
+  if (f->kind == Kind::PipeRead || f->kind == Kind::PipeWrite || f->kind == Kind::Socket) {
     std::memset(st, 0, sizeof *st);
     st->st_dev = kDevice;
-    st->st_ino = reinterpret_cast<uintptr_t>(f->pipe.get());   // unique while the pipe lives
-    st->st_mode = S_IFIFO | 0600;
+    // Unique while the pipe or socket lives.
+    st->st_ino = f->pipe ? reinterpret_cast<uintptr_t>(f->pipe.get()) : reinterpret_cast<uintptr_t>(f->sock.get());
+    st->st_mode = f->pipe ? S_IFIFO | 0600 : S_IFSOCK | 0777;
     st->st_nlink = 1;
     st->st_uid = getuid();
     st->st_gid = getgid();
@@ -506,7 +512,7 @@ int Process::fsync(int fd) {
   int err = 0;
   FilePtr f = lookup(fd, &err);
   if (!f) return fail(err);
-  if (f->kind == Kind::PipeRead || f->kind == Kind::PipeWrite) return fail(EINVAL);
+  if (f->kind == Kind::PipeRead || f->kind == Kind::PipeWrite || f->kind == Kind::Socket) return fail(EINVAL);
   fs::FileSystem* fsp = fs();
   if (!fsp) return fail(EIO);
   auto r = fsp->fsync(f->ino);
@@ -659,6 +665,26 @@ int Process::pipe(int fds[2]) {
   fds[0] = rfd;
   fds[1] = wfd;
   return 0;
+}
+
+int Process::install_socket(std::shared_ptr<Socket> s) {
+  auto f = std::make_shared<OpenFile>();
+  f->kind = Kind::Socket;
+  f->access = O_RDWR;
+  f->sock = std::move(s);
+  return install(std::move(f), 0);
+}
+
+std::shared_ptr<Socket> Process::socket_of(int fd, int* err) {
+  FilePtr f = lookup(fd, err);
+  if (!f) return nullptr;
+  if (f->kind != Kind::Socket) *err = ENOTSOCK;
+  return f->sock;
+}
+
+const Socket* Process::socket_at(int fd) const {
+  if (fd < 0 || fd >= static_cast<int>(fds_.size()) || !fds_[fd]) return nullptr;
+  return fds_[fd]->sock.get();
 }
 
 int Process::chdir(const char* path) {

@@ -29,12 +29,40 @@
 //   at their next use, which cannot tell a lost file's inode from a new file
 //   that reused it with the same generation: share a Mount between Processes
 //   only if that matters less than memory.
+// - Sockets (sockets.cpp): once attach_network() has given the Process a
+//   network stack domain (idl/netstack.hpp), socket() makes AF_INET
+//   SOCK_STREAM (TCP) and SOCK_DGRAM (UDP) sockets; SOCK_NONBLOCK and
+//   SOCK_CLOEXEC are accepted and change nothing.  Before it, socket() fails
+//   with EAFNOSUPPORT.  The program keeps driving the stack (NetApp::run):
+//   nothing blocks -- "nothing yet" is EAGAIN -- and the stack's events name
+//   its own sockets, which socket_fd() turns into descriptors.  Because the
+//   stack only has what servers need:
+//   * connect() fails with EOPNOTSUPP: the stack opens no connections.
+//   * TCP bind() needs a port (port 0 is EINVAL: there is no getsockname to
+//     learn the one chosen), and listen() on an unbound socket is EINVAL
+//     (Linux would bind an ephemeral port).  The stack binds and listens in
+//     one step, so bind() only checks this Process's sockets for EADDRINUSE;
+//     another user of the stack holding the port is reported by listen().
+//   * bind() takes INADDR_ANY, or the stack's own address if attach_network
+//     was told it (else EADDRNOTAVAIL).
+//   * accept() cannot name the peer: the address it fills is all zero.
+//   * UDP sockets have no connect(), so write()/send() on them fail with
+//     EDESTADDRREQ: use sendto().  Datagrams are at most 16 KiB (EMSGSIZE).
+//   * Flags: MSG_DONTWAIT, MSG_NOSIGNAL and MSG_WAITALL change nothing;
+//     MSG_PEEK works on TCP sockets only; other flags fail with EOPNOTSUPP.
+//   * A failed stack domain makes socket calls fail with ENETDOWN.
+//   Errors are Linux's otherwise: EPIPE writing to an unconnected TCP
+//   socket (and no SIGPIPE), ENOTCONN reading from one, ECONNRESET once
+//   after a reset (then end of stream), ENOTSOCK for socket calls on other
+//   descriptors, ESPIPE for lseek/pread/pwrite.  The stack must outlive the
+//   Process: closing a socket (also in ~Process) calls it.
 // - The working directory is remembered as a path: renaming a directory
 //   above it leaves it pointing at the old name (there is no inode-based
 //   lookup in the FileSystem interface).
 #pragma once
 
 #include <dirent.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -44,11 +72,13 @@
 #include <vector>
 
 #include "domains/fs/mount.hpp"
+#include "idl/netstack.hpp"
 
 namespace rl::posix {
 
 struct OpenFile;   // an open file description (shared by dup'ed descriptors)
 struct Pipe;
+struct Socket;     // a socket's state (sockets.cpp)
 
 // An open directory stream, as DIR*.
 struct RL_DIR;
@@ -92,6 +122,24 @@ class Process {
   int chdir(const char* path);
   char* getcwd(char* buf, size_t size);
 
+  // Sockets over `stack` (not owned; must outlive the Process).  `address`
+  // (host order) is the stack's own IPv4 address, which bind() then accepts
+  // besides INADDR_ANY; 0 = unknown.
+  void attach_network(netstack::NetStack& stack, uint32_t address = 0);
+  int socket(int domain, int type, int protocol);
+  int bind(int fd, const struct sockaddr* addr, socklen_t len);
+  int listen(int fd, int backlog);
+  int accept(int fd, struct sockaddr* addr, socklen_t* len);
+  int accept4(int fd, struct sockaddr* addr, socklen_t* len, int flags);
+  int connect(int fd, const struct sockaddr* addr, socklen_t len);   // always EOPNOTSUPP (see above)
+  ssize_t recv(int fd, void* buf, size_t count, int flags);
+  ssize_t send(int fd, const void* buf, size_t count, int flags);
+  ssize_t recvfrom(int fd, void* buf, size_t count, int flags, struct sockaddr* from, socklen_t* len);
+  ssize_t sendto(int fd, const void* buf, size_t count, int flags, const struct sockaddr* to, socklen_t len);
+  // The lowest descriptor of the stack's socket `stack_socket` (from
+  // NetStack::events), or -1 if no descriptor has it.
+  int socket_fd(int32_t stack_socket) const;
+
   // The file system's counters (rl-sh's df).
   int statfs(fs::FsStats* out);
 
@@ -116,6 +164,15 @@ class Process {
   ssize_t pipe_read(Pipe& p, void* buf, size_t count);
   ssize_t pipe_write(Pipe& p, const void* buf, size_t count);
   int refill(RL_DIR& d);
+  // Sockets (sockets.cpp).
+  int install_socket(std::shared_ptr<Socket> s);   // a new descriptor for it; closes it on failure
+  std::shared_ptr<Socket> socket_of(int fd, int* err);   // EBADF, ENOTSOCK
+  const Socket* socket_at(int fd) const;            // null unless fd is an open socket
+  void release_socket(Socket& s);                   // its last descriptor was closed
+  bool ensure_chunk();
+  ssize_t socket_read(Socket& s, void* buf, size_t count, int flags);
+  ssize_t socket_write(Socket& s, const void* buf, size_t count, int flags);
+  ssize_t udp_recv(Socket& s, void* buf, size_t count, int flags, struct sockaddr* from, socklen_t* len);
   bool ensure_buffers();
 
   fs::Mount& mount_;
@@ -129,6 +186,9 @@ class Process {
   RRef<fs::Path> path2_;
   RRef<fs::Data> data_;
   RRef<fs::DirPage> page_;
+  netstack::NetStack* net_ = nullptr;
+  uint32_t net_ip_ = 0;
+  RRef<netstack::Chunk> chunk_;   // made at the first socket transfer
 };
 
 }  // namespace rl::posix

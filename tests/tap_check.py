@@ -9,19 +9,15 @@ iputils-ping)."""
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from net_app_run import skip_unless_possible  # noqa: E402
+
 responder = sys.argv[1]
-for tool in ("ip", "ping"):
-    if not shutil.which(tool):
-        print(f"skip: `{tool}` is not installed (./redleaf deps installs it)")
-        sys.exit(77)
-if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
-    print("skip: TAP devices and network namespaces need root and /dev/net/tun")
-    sys.exit(77)
+skip_unless_possible(("ip", "ping"))
 
 ns = f"rl-tap-{os.getpid()}"
 tap, ours, theirs = "rltap0", "10.77.0.1", "10.77.0.2"

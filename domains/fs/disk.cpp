@@ -11,12 +11,6 @@ namespace rl::fs {
 
 namespace {
 
-bool is_device_spec(const std::string& s) {
-  if (s.rfind("sim:", 0) == 0) return true;
-  // A PCI address: dddd:bb:dd.f
-  return s.size() == 12 && s[4] == ':' && s[7] == ':' && s[10] == '.';
-}
-
 // An image file becomes a simulated NVMe drive with 4 KiB logical blocks
 // whose storage is the file: what reached it survives the process.
 bool image_spec(const std::string& path, const DiskOptions& o, std::string* spec, std::string* error) {
@@ -51,6 +45,12 @@ bool image_spec(const std::string& path, const DiskOptions& o, std::string* spec
 }
 
 }  // namespace
+
+bool is_device_spec(const std::string& s) {
+  if (s.rfind("sim:", 0) == 0) return true;
+  // A PCI address: dddd:bb:dd.f
+  return s.size() == 12 && s[4] == ':' && s[7] == ':' && s[10] == '.';
+}
 
 bool parse_size(const std::string& text, uint64_t* bytes) {
   if (text.empty()) return false;

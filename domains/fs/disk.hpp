@@ -48,6 +48,9 @@ class Disk {
   uint64_t blocks_ = 0;
 };
 
+// Whether `spec` names a device ("sim:...", a PCI address) rather than an image file.
+bool is_device_spec(const std::string& spec);
+
 // "64M", "1G", "4096" (bytes) -> bytes; false on anything else.
 bool parse_size(const std::string& text, uint64_t* bytes);
 

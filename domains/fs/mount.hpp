@@ -2,9 +2,12 @@
 // comparisons, the same file system code linked in without a domain.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "domains/fs/disk.hpp"
 #include "idl/fs.rl.hpp"
@@ -17,6 +20,16 @@ struct MountOptions {
   uint64_t fault_before_write = 0;
   std::string through = "domain";   // "domain": fs.so, its crashes contained; "direct": linked in
 };
+
+// A path for the FileSystem calls.  `len` is the string's length even past
+// kPathMax (only the bytes that fit are copied), so the domain's own length
+// check can be exercised.
+inline RRef<Path> make_path(std::string_view s) {
+  auto p = RRef<Path>::make();
+  std::memcpy(p->bytes.data(), s.data(), std::min<std::size_t>(s.size(), kPathMax));
+  p->len = static_cast<uint32_t>(s.size());
+  return p;
+}
 
 class Mount {
  public:

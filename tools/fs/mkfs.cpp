@@ -34,10 +34,6 @@ int usage(const std::string& why) {
   return why.empty() ? 0 : kUsage;
 }
 
-bool is_device_spec(const std::string& s) {
-  return s.rfind("sim:", 0) == 0 || (s.size() == 12 && s[4] == ':' && s[7] == ':' && s[10] == '.');
-}
-
 std::string mib(uint64_t blocks) {
   char b[32];
   std::snprintf(b, sizeof b, "%.1f MiB", static_cast<double>(blocks) * rl::fs::disk::kBlockSize / (1 << 20));
@@ -87,7 +83,7 @@ int main(int argc, char** argv) {
   if (spec.empty()) return usage("no image or device given");
 
   rl::fs::DiskOptions dopt;
-  if (!is_device_spec(spec)) {
+  if (!rl::fs::is_device_spec(spec)) {
     struct stat st{};
     if (stat(spec.c_str(), &st) != 0) {
       if (errno != ENOENT) {

@@ -267,12 +267,7 @@ class FsckTest : public testing::TestWithParam<const char*> {
     std::string err;
     auto m = Mount::open(*disk_, MountOptions{}, &err);
     ASSERT_TRUE(m) << err;
-    auto path = [](const std::string& p) {
-      auto r = RRef<Path>::make();
-      std::memcpy(r->bytes.data(), p.data(), p.size());
-      r->len = static_cast<uint32_t>(p.size());
-      return r;
-    };
+    auto path = [](const std::string& p) { return make_path(p); };
     ASSERT_EQ(*m->fs().mkdir(path("/a"), 0755), 0);
     ASSERT_EQ(*m->fs().mkdir(path("/a/b"), 0755), 0);
     auto put = [&](const std::string& p, uint32_t blocks) {
@@ -589,11 +584,7 @@ TEST_P(FsckTest, RepairedFileSystemMounts) {
   std::string err;
   auto m = Mount::open(*disk_, MountOptions{}, &err);
   ASSERT_TRUE(m) << err;
-  auto p = RRef<Path>::make();
-  const std::string lf = "/lost+found";
-  std::memcpy(p->bytes.data(), lf.data(), lf.size());
-  p->len = static_cast<uint32_t>(lf.size());
-  auto st = m->fs().stat(p);
+  auto st = m->fs().stat(make_path("/lost+found"));
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->status, 0);
   EXPECT_EQ(st->attr.type, kTypeDir);
@@ -610,12 +601,7 @@ TEST_P(FsckFsOnlyTest, BusyFileSystemIsClean) {
   auto m = Mount::open(*disk_, MountOptions{}, &err);
   ASSERT_TRUE(m) << err;
   FileSystem& fs = m->fs();
-  auto path = [](const std::string& p) {
-    auto r = RRef<Path>::make();
-    std::memcpy(r->bytes.data(), p.data(), p.size());
-    r->len = static_cast<uint32_t>(p.size());
-    return r;
-  };
+  auto path = [](const std::string& p) { return make_path(p); };
   auto data = RRef<Data>::make();
   std::memset(data->bytes.data(), 'y', kDataBytes);
   auto create = [&](const std::string& p, uint64_t offset, uint32_t len) -> uint64_t {

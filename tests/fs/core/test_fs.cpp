@@ -28,12 +28,7 @@ namespace {
 
 // ---- helpers ---------------------------------------------------------------------
 
-RRef<Path> P(const std::string& s) {
-  auto p = RRef<Path>::make();
-  std::memcpy(p->bytes.data(), s.data(), std::min<size_t>(s.size(), kPathMax));
-  p->len = static_cast<uint32_t>(s.size());
-  return p;
-}
+RRef<Path> P(const std::string& s) { return make_path(s); }
 
 std::string pattern(size_t n, uint32_t seed) {
   std::string s(n, '\0');

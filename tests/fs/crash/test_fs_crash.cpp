@@ -41,12 +41,7 @@ uint64_t env_or(const char* name, uint64_t fallback) {
   return v ? std::strtoull(v, nullptr, 10) : fallback;
 }
 
-RRef<Path> path_of(const std::string& p) {
-  auto r = RRef<Path>::make();
-  std::memcpy(r->bytes.data(), p.data(), p.size());
-  r->len = static_cast<uint32_t>(p.size());
-  return r;
-}
+RRef<Path> path_of(const std::string& p) { return make_path(p); }
 
 // The tree as the workload believes it to be: a path -> nullopt (a directory)
 // or a file's content.  "/" is implicit.

@@ -59,4 +59,10 @@ struct IxgbeInit {
 // The Intel 82599 driver domain (drivers/ixgbe).
 RL_FACTORY Net* create_ixgbe(const IxgbeInit& init);
 
+struct E1000eInit {
+  pci::DeviceRef device;   // an 82574L: rl::pci::attach(rl::pci::open("0000:00:02.0"))
+};
+// The Intel 82574L driver domain (drivers/e1000e); QEMU models this NIC as e1000e.
+RL_FACTORY Net* create_e1000e(const E1000eInit& init);
+
 }  // namespace rl::net

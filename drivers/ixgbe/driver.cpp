@@ -85,21 +85,10 @@ void Driver::init_rx(uint32_t queues) {
   dev_.write32(reg::RDRXCTL, dev_.read32(reg::RDRXCTL) | RDRXCTL_CRCSTRIP);
   rx_.resize(queues);
   for (uint32_t q = 0; q < queues; ++q) {
-    RxRing& r = rx_[q];
-    r.desc = RRefArray<RxDesc, kRingSize>::make_aligned(4096);
-    r.bufs.resize(kRingSize);
     dev_.write32(reg::SRRCTL(q), SRRCTL_DESCTYPE_ADV_ONEBUF | SRRCTL_DROP_EN | kBufferKiB);
-    uint64_t base = pci::Device::iova(r.desc.data());
-    dev_.write32(reg::RDBAL(q), static_cast<uint32_t>(base));
-    dev_.write32(reg::RDBAH(q), static_cast<uint32_t>(base >> 32));
-    dev_.write32(reg::RDLEN(q), kRingSize * sizeof(RxDesc));
-    for (uint32_t i = 0; i < kRingSize; ++i) {   // every descriptor gets a buffer
-      r.bufs[i] = RRef<net::Packet>::make_aligned(64);
-      r.desc[i] = RxDesc{pci::Device::iova(r.bufs[i]->data.data()), 0};
-    }
+    rx_[q].setup(dev_, intel::QueueRegs{reg::RDBAL(q), reg::RDBAH(q), reg::RDLEN(q), reg::RDH(q), reg::RDT(q)});
     dev_.write32(reg::RXDCTL(q), dev_.read32(reg::RXDCTL(q)) | RXDCTL_ENABLE);
-    dev_.write32(reg::RDH(q), 0);
-    dev_.write32(reg::RDT(q), kRingSize - 1);   // one descriptor stays back: head == tail means empty
+    rx_[q].start(dev_);
   }
   dev_.write32(reg::RXCTRL, dev_.read32(reg::RXCTRL) | RXCTRL_RXEN);
 }
@@ -110,19 +99,12 @@ void Driver::init_tx(uint32_t queues) {
   dev_.write32(reg::TXPBSIZE(0), 160u << 10);
   dev_.write32(reg::RTTDCS, dev_.read32(reg::RTTDCS) & ~RTTDCS_ARBDIS);
   tx_.resize(queues);
-  for (uint32_t q = 0; q < queues; ++q) {
-    TxRing& t = tx_[q];
-    t.desc = RRefArray<TxDesc, kRingSize>::make_aligned(4096);
-    t.bufs.resize(kRingSize);
-    uint64_t base = pci::Device::iova(t.desc.data());
-    dev_.write32(reg::TDBAL(q), static_cast<uint32_t>(base));
-    dev_.write32(reg::TDBAH(q), static_cast<uint32_t>(base >> 32));
-    dev_.write32(reg::TDLEN(q), kRingSize * sizeof(TxDesc));
-  }
+  for (uint32_t q = 0; q < queues; ++q)
+    tx_[q].setup(dev_, intel::QueueRegs{reg::TDBAL(q), reg::TDBAH(q), reg::TDLEN(q), reg::TDH(q), reg::TDT(q)},
+                 intel::TxFormat{TXD_DTYP_DATA, TXD_PAYLEN_SHIFT});
   dev_.write32(reg::DMATXCTL, DMATXCTL_TE);
   for (uint32_t q = 0; q < queues; ++q) {
-    dev_.write32(reg::TDH(q), 0);
-    dev_.write32(reg::TDT(q), 0);
+    tx_[q].start(dev_);
     // Prefetch, host and write-back thresholds as the datasheet suggests.
     dev_.write32(reg::TXDCTL(q), TXDCTL_ENABLE | 36 | (8 << 8) | (4 << 16));
   }
@@ -155,69 +137,15 @@ net::LinkState Driver::link() const {
 }
 
 net::NetStats Driver::stats() {
-  totals_.rx_packets += dev_.read32(reg::GPRC);
-  totals_.tx_packets += dev_.read32(reg::GPTC);
-  totals_.rx_bytes += dev_.read32(reg::GORCL) | (uint64_t{dev_.read32(reg::GORCH)} << 32);
-  totals_.tx_bytes += dev_.read32(reg::GOTCL) | (uint64_t{dev_.read32(reg::GOTCH)} << 32);
-  totals_.rx_dropped += dev_.read32(reg::MPC(0)) + dev_.read32(reg::ROC);
+  intel::add_good_counts(dev_, totals_);
+  totals_.rx_dropped += dev_.read32(reg::MPC(0));
   return totals_;
 }
 
 // ---- the hot path ------------------------------------------------------------------
 
-uint32_t Driver::rx(uint32_t qi, net::PacketBatch& batch) {
-  RxRing& r = rx_[qi];
-  const auto n = static_cast<uint32_t>(batch.size());
-  uint32_t got = 0;
-  uint32_t last = r.next;
-  while (got < n) {
-    volatile RxDesc& d = r.desc[r.next];
-    uint64_t qw1 = d.qw1;
-    if (!(rxd_status(qw1) & RXD_STAT_DD)) break;
-    // Swap: the frame goes to the caller, the caller's empty buffer to the ring.
-    RRef<net::Packet>& out = batch[got];
-    if (!out) out = RRef<net::Packet>::make_aligned(64);   // the caller gave no buffer here
-    out.swap(r.bufs[r.next]);
-    out->len = rxd_length(qw1);
-    r.desc[r.next] = RxDesc{pci::Device::iova(r.bufs[r.next]->data.data()), 0};
-    last = r.next;
-    r.next = (r.next + 1) % kRingSize;
-    ++got;
-  }
-  if (got) dev_.write32(reg::RDT(qi), last);   // one tail write per batch
-  return got;
-}
+uint32_t Driver::rx(uint32_t queue, net::PacketBatch& batch) { return rx_[queue].rx(dev_, batch); }
 
-uint32_t Driver::tx(uint32_t qi, net::PacketBatch& batch) {
-  TxRing& t = tx_[qi];
-  const auto n = static_cast<uint32_t>(batch.size());
-  uint32_t sent = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    uint32_t next = (t.tail + 1) % kRingSize;
-    if (next == t.clean) {   // full: reclaim what the device finished
-      volatile TxDesc& c = t.desc[t.clean];
-      if (!(txd_status(c.qw1) & TXD_STAT_DD)) break;
-      t.clean = (t.clean + 1) % kRingSize;
-    }
-    RRef<net::Packet>& p = batch[i];
-    if (!p || p->len == 0) continue;
-    uint16_t len = p->len;
-    t.desc[t.tail] = TxDesc{pci::Device::iova(p->data.data()),
-                            txd_qw1(TXD_DCMD_EOP | TXD_DCMD_RS | TXD_DCMD_IFCS | TXD_DCMD_DEXT | TXD_DTYP_DATA | len,
-                                    uint32_t{len} << TXD_PAYLEN_SHIFT)};
-    // The frame's buffer stays with the ring until the device is done; the
-    // caller gets the buffer of an earlier, finished frame (or an empty one).
-    p.swap(t.bufs[t.tail]);
-    if (!p) p = RRef<net::Packet>::make_aligned(64);
-    p->len = 0;
-    t.tail = next;
-    ++sent;
-  }
-  if (sent) {
-    __atomic_thread_fence(__ATOMIC_RELEASE);
-    dev_.write32(reg::TDT(qi), t.tail);
-  }
-  return sent;
-}
+uint32_t Driver::tx(uint32_t queue, net::PacketBatch& batch) { return tx_[queue].tx(dev_, batch); }
 
 }  // namespace rl::ixgbe

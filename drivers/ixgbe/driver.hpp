@@ -9,13 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "drivers/intel/rings.hpp"
 #include "drivers/ixgbe/regs.hpp"
 #include "drivers/pci/device.hpp"
 #include "idl/net.hpp"
 
 namespace rl::ixgbe {
 
-inline constexpr uint32_t kRingSize = 512;        // descriptors per ring (the default)
+inline constexpr uint32_t kRingSize = intel::kRingSize;   // descriptors per ring (the default: 512)
 inline constexpr uint32_t kMaxQueues = 16;        // RSS spreads over at most 16 queues (RETA entries are 4 bits)
 inline constexpr uint32_t kBufferKiB = 2;         // SRRCTL.BSIZEPACKET: 2 KiB, Packet::data holds it
 
@@ -46,17 +47,6 @@ class Driver {
   uint32_t rx_queues() const { return static_cast<uint32_t>(rx_.size()); }
 
  private:
-  struct RxRing {
-    RRefArray<RxDesc, kRingSize> desc;
-    std::vector<RRef<net::Packet>> bufs;
-    uint32_t next = 0;   // the next descriptor to look at
-  };
-  struct TxRing {
-    RRefArray<TxDesc, kRingSize> desc;
-    std::vector<RRef<net::Packet>> bufs;
-    uint32_t tail = 0, clean = 0;   // next to fill, next to reclaim
-  };
-
   explicit Driver(pci::Device& dev) : dev_(dev) {}
   bool reset_and_init(const DriverConfig& cfg, std::string* error);
   bool wait_bits(uint32_t reg, uint32_t mask, bool set, std::string* error, const char* what);
@@ -65,8 +55,8 @@ class Driver {
   void init_rss(uint32_t queues);
 
   pci::Device& dev_;
-  std::vector<RxRing> rx_;
-  std::vector<TxRing> tx_;
+  std::vector<intel::RxRing> rx_;
+  std::vector<intel::TxRing> tx_;
   net::NetStats totals_{};
   std::array<uint8_t, 6> mac_{};
 };

@@ -6,6 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "drivers/intel/descriptors.hpp"
+#include "drivers/intel/stats.hpp"
+
 namespace rl::ixgbe {
 
 namespace reg {
@@ -23,14 +26,15 @@ inline constexpr uint32_t DMATXCTL = 0x04A80;
 inline constexpr uint32_t FCTRL = 0x05080;
 inline constexpr uint32_t MRQC = 0x05818;
 inline constexpr uint32_t RTTDCS = 0x04900;
-// Statistics: clear on read (GORC/GOTC low halves latch the high halves).
-inline constexpr uint32_t GPRC = 0x04074;
-inline constexpr uint32_t GPTC = 0x04080;
-inline constexpr uint32_t GORCL = 0x04088;
-inline constexpr uint32_t GORCH = 0x0408C;
-inline constexpr uint32_t GOTCL = 0x04090;
-inline constexpr uint32_t GOTCH = 0x04094;
-inline constexpr uint32_t ROC = 0x040A4;           // receive oversize count
+// Statistics: clear on read; the good-packet counters sit where the 82574's
+// do (drivers/intel/stats.hpp).
+using intel::reg::GPRC;
+using intel::reg::GPTC;
+using intel::reg::GORCL;
+using intel::reg::GORCH;
+using intel::reg::GOTCL;
+using intel::reg::GOTCH;
+using intel::reg::ROC;
 constexpr uint32_t MPC(uint32_t i) { return 0x03FA0 + 4 * i; }   // missed packets, per packet buffer
 constexpr uint32_t RXPBSIZE(uint32_t i) { return 0x03C00 + 4 * i; }
 constexpr uint32_t TXPBSIZE(uint32_t i) { return 0x0CC00 + 4 * i; }
@@ -86,43 +90,26 @@ inline constexpr uint32_t MRQC_IPV4 = 1u << 17;
 inline constexpr uint32_t MRQC_IPV4_TCP = 1u << 16;
 inline constexpr uint32_t MRQC_IPV4_UDP = 1u << 22;
 
-// 7.1.6 advanced receive descriptor, two quadwords.  Read format (driver
-// writes): packet buffer address, header buffer address.  Write-back format
-// (device writes): qw0 = packet info (31:0) and RSS hash (63:32); qw1 =
-// extended status (31:0, DD bit 0, EOP bit 1), length (47:32), VLAN (63:48).
-// Plain quadwords rather than a union: rings live in the shared heap, where
-// only exchangeable types go.
-struct RxDesc {
-  uint64_t qw0;
-  uint64_t qw1;
-};
-static_assert(sizeof(RxDesc) == 16);
-inline constexpr uint32_t RXD_STAT_DD = 1u << 0;
-inline constexpr uint32_t RXD_STAT_EOP = 1u << 1;
-constexpr uint32_t rxd_status(uint64_t qw1) { return static_cast<uint32_t>(qw1); }
-constexpr uint16_t rxd_length(uint64_t qw1) { return static_cast<uint16_t>(qw1 >> 32); }
-constexpr uint32_t rxd_rss_hash(uint64_t qw0) { return static_cast<uint32_t>(qw0 >> 32); }
-constexpr uint64_t rxd_writeback_qw1(uint32_t status, uint16_t length) { return status | (uint64_t{length} << 32); }
-
-// 7.2.3.2.4 advanced transmit data descriptor.  Read format: buffer address;
-// qw1 = cmd_type_len (31:0: DTALEN 15:0, DTYP 23:20, DCMD 31:24) and
-// olinfo_status (63:32, PAYLEN 63:46).  Write-back: status in 63:32 (DD bit 0).
-struct TxDesc {
-  uint64_t qw0;
-  uint64_t qw1;
-};
-static_assert(sizeof(TxDesc) == 16);
+// 7.1.6 / 7.2.3.2.4: the advanced descriptors, whose layout the 82574L
+// shares (drivers/intel/descriptors.hpp).  What is the 82599's own: the
+// data descriptor's type, and the payload length in its upper dword.
+using intel::RxDesc;
+using intel::TxDesc;
+using intel::RXD_STAT_DD;
+using intel::RXD_STAT_EOP;
+using intel::rxd_status;
+using intel::rxd_length;
+using intel::rxd_rss_hash;
+using intel::rxd_writeback_qw1;
+using intel::TXD_DCMD_EOP;
+using intel::TXD_DCMD_IFCS;
+using intel::TXD_DCMD_RS;
+using intel::TXD_DCMD_DEXT;
+using intel::TXD_STAT_DD;
+using intel::txd_cmd_type_len;
+using intel::txd_status;
+using intel::txd_qw1;
 inline constexpr uint32_t TXD_DTYP_DATA = 0x3u << 20;
-inline constexpr uint32_t TXD_DCMD_EOP = 1u << 24;
-inline constexpr uint32_t TXD_DCMD_IFCS = 1u << 25;
-inline constexpr uint32_t TXD_DCMD_RS = 1u << 27;
-inline constexpr uint32_t TXD_DCMD_DEXT = 1u << 29;
-inline constexpr uint32_t TXD_STAT_DD = 1u << 0;
 inline constexpr uint32_t TXD_PAYLEN_SHIFT = 14;
-constexpr uint32_t txd_cmd_type_len(uint64_t qw1) { return static_cast<uint32_t>(qw1); }
-constexpr uint32_t txd_status(uint64_t qw1) { return static_cast<uint32_t>(qw1 >> 32); }
-constexpr uint64_t txd_qw1(uint32_t cmd_type_len, uint32_t olinfo_status) {
-  return cmd_type_len | (uint64_t{olinfo_status} << 32);
-}
 
 }  // namespace rl::ixgbe

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """rl-pktgen and rl-fwd end to end on the simulated 82599: each moves packets
-for a second, directly and through the driver domain, and says so in JSON."""
+for a second, directly and through the driver domain, and says so in JSON.
+Then bad devices, for them and for rl-httpd's choice of driver."""
 import json
 import subprocess
 import sys
 
-pktgen, fwd = sys.argv[1], sys.argv[2]
+pktgen, fwd, httpd = sys.argv[1], sys.argv[2], sys.argv[3]
 runs = [
     (pktgen, ["--device", "sim:ixgbe,wire=sink", "--time", "1"]),
     (pktgen, ["--device", "sim:ixgbe,wire=sink", "--time", "1", "--through", "domain", "--size", "1514"]),
@@ -28,6 +29,10 @@ bad = subprocess.run([fwd, "--device", "eth0"], capture_output=True, text=True)
 assert bad.returncode == 1 and "neither a PCI address" in bad.stderr, bad.stderr
 bad = subprocess.run([pktgen, "--size", "9000"], capture_output=True, text=True)
 assert bad.returncode == 2 and "--size 9000" in bad.stderr, bad.stderr
+# The network applications pick the driver domain by PCI IDs; a device no
+# driver drives (here a simulated NVMe drive) is refused by name.
+bad = subprocess.run([httpd, "--device", "sim:nvme", "--time", "1"], capture_output=True, text=True)
+assert bad.returncode == 1 and "PCI device 1b36:0010, which no redleaf driver drives" in bad.stderr, bad.stderr
 
 # --mode mac: frames replayed from a pcap file leave addressed back to their
 # sender, from the port's own address (read back by tshark).

@@ -1,8 +1,11 @@
 #include "apps/common/net_app.hpp"
 
+#include "apps/common/nic.hpp"
+
 #include <sys/prctl.h>
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -24,7 +27,9 @@ constexpr uint64_t kIdleRoundsBeforeNap = 2000;
 constexpr long kNapNs = 20'000;
 
 std::atomic<bool> g_stop_requested{false};
+std::atomic<bool> g_report_requested{false};
 void on_stop_signal(int) { g_stop_requested = true; }
+void on_report_signal(int) { g_report_requested = true; }
 
 bool parse_number(const std::string& v, double lo, double hi, double* out) {
   char* end = nullptr;
@@ -37,7 +42,7 @@ bool parse_number(const std::string& v, double lo, double hi, double* out) {
 }  // namespace
 
 const char* net_app_usage() {
-  return "  --device DEV            sim:ixgbe,wire=tap:IFNAME (default tap:rl0), another sim wire, or a PCI address\n"
+  return "  --device DEV            sim:ixgbe,wire=tap:IFNAME (default tap:rl0), another sim wire, or the PCI address of an 82599 or 82574L\n"
          "  --ip A.B.C.D[/N]        the stack's address (default 10.0.0.2/24)\n"
          "  --gateway A.B.C.D       default route (default none)\n"
          "  --through shadow|domain the driver domain behind its shadow (default: crashes are recovered) or alone\n"
@@ -109,13 +114,10 @@ std::unique_ptr<NetApp> NetApp::open(const NetAppOptions& o, std::string* error)
   auto dev = pci::open(o.device, error);
   if (!dev) return nullptr;
   app->ref_ = pci::attach(std::move(dev));
-  LoadError lerr;
-  app->driver_ = net::load_ixgbe(std::string(RL_IXGBE_DOMAIN_DIR) + "/ixgbe.so", "ixgbe",
-                                 net::IxgbeInit{app->ref_, 1, 1}, &lerr);
-  if (!app->driver_) {
-    *error = "the ixgbe driver domain: " + lerr.message;
-    return nullptr;
-  }
+  auto nic = load_nic_driver(app->ref_, error);
+  if (!nic.loaded) return nullptr;
+  app->driver_ = std::move(nic.loaded);
+  app->driver_name_ = nic.name;
   net::Net* net = app->driver_.proxy.get();
   if (o.shadow) {
     app->shadow_ = std::make_unique<net::NetDeviceShadow>(*app->driver_.domain, app->ref_);
@@ -127,6 +129,7 @@ std::unique_ptr<NetApp> NetApp::open(const NetAppOptions& o, std::string* error)
     return nullptr;
   }
   const uint32_t mask = o.prefix ? ~uint32_t{0} << (32 - o.prefix) : 0;
+  LoadError lerr;
   app->stack_ = netstack::load_netstack(std::string(RL_NETSTACK_DOMAIN_DIR) + "/netstack.so", "netstack",
                                         netstack::NetStackInit{mac.value(), o.ip, mask, o.gateway, 0}, &lerr);
   if (!app->stack_) {
@@ -139,6 +142,7 @@ std::unique_ptr<NetApp> NetApp::open(const NetAppOptions& o, std::string* error)
                                        std::chrono::duration<double>(o.crash_every));
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGUSR1, on_report_signal);
   prctl(PR_SET_TIMERSLACK, 1UL);   // naps of 20 µs, not the default 50 µs of slack on top
   return app;
 }
@@ -187,6 +191,28 @@ bool NetApp::should_stop() {
   if (stop_ || g_stop_requested) return true;
   return options_.seconds > 0 &&
          std::chrono::steady_clock::now() - start_ >= std::chrono::duration<double>(options_.seconds);
+}
+
+void NetApp::report_if_asked() {
+  if (!g_report_requested.exchange(false)) return;
+  auto r = shadow_ ? shadow_->stats() : driver_.proxy->stats();
+  if (!r.ok()) {
+    printf("rl-stats: the driver gave no statistics (%s)\n", to_string(r.error()));
+    fflush(stdout);
+    return;
+  }
+  const net::NetStats d = shadow_ ? shadow_->device_stats() : r.value();
+  const auto& c = pump_->counters();
+  std::vector<uint64_t> ns = shadow_ ? shadow_->recovery_ns() : std::vector<uint64_t>{};
+  std::sort(ns.begin(), ns.end());
+  const uint64_t median_ns = ns.empty() ? 0 : ns[ns.size() / 2];
+  printf("rl-stats: driver %s device_rx %lu device_tx %lu device_rx_dropped %lu stack_in %lu stack_out %lu "
+         "crashes %lu recoveries %lu recovery_us_median %lu\n",
+         driver_name_, static_cast<unsigned long>(d.rx_packets), static_cast<unsigned long>(d.tx_packets),
+         static_cast<unsigned long>(d.rx_dropped), static_cast<unsigned long>(c.frames_in),
+         static_cast<unsigned long>(c.frames_out), static_cast<unsigned long>(driver_.domain->faults_injected()),
+         static_cast<unsigned long>(shadow_ ? shadow_->recoveries() : 0), static_cast<unsigned long>(median_ns / 1000));
+  fflush(stdout);
 }
 
 void NetApp::idle(bool had_events) {

@@ -81,7 +81,8 @@ class NetApp {
   // Runs until stopped (SIGINT/SIGTERM, --time, or stop()): each round moves
   // frames, then calls on_event for each socket event, then on_round() --
   // for the application's timers, which must fire when no event comes (an
-  // idle connection's timeout).  Returns 0, or 1 after printing why the
+  // idle connection's timeout).  SIGUSR1 prints an `rl-stats` line: the
+  // NIC's own counters beside the frames the stack moved.  Returns 0, or 1 after printing why the
   // driver (without a shadow) or the stack failed.
   template <class OnEvent>
   int run(OnEvent&& on_event) {
@@ -101,6 +102,7 @@ class NetApp {
       }
       on_round();
       if (should_stop()) return 0;
+      report_if_asked();
       idle(any);
     }
   }
@@ -122,10 +124,12 @@ class NetApp {
   bool round();               // false after a failure it printed
   int stack_failed();
   bool should_stop();
+  void report_if_asked();
   void idle(bool had_events);
 
   NetAppOptions options_;
   pci::DeviceRef ref_{};
+  const char* driver_name_ = "";
   Loaded<net::NetProxy> driver_;
   std::unique_ptr<net::NetDeviceShadow> shadow_;
   Loaded<netstack::NetStackProxy> stack_;

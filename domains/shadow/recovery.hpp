@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <optional>
 #include <thread>
@@ -14,11 +15,14 @@
 namespace rl::shadow {
 
 // Resets `device` (VFIO_DEVICE_RESET or the model's) each time `driver` has
-// failed, after its threads left and before its memory is freed.
+// failed, after its threads left and before its memory is freed.  A reset
+// that fails is said on stderr: the restarted driver then starts on a device
+// that may still hold the dead one's state.
 inline void reset_device_on_failure(Domain& driver, pci::DeviceRef device) {
   driver.on_reclaim([device] {
     std::string error;
-    if (pci::Device* d = pci::lookup(device)) d->reset(&error);
+    pci::Device* d = pci::lookup(device);
+    if (d && !d->reset(&error)) fprintf(stderr, "rl: reset of %s after a driver failure: %s\n", d->name().c_str(), error.c_str());
   });
 }
 

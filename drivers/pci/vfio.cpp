@@ -145,7 +145,10 @@ class VfioDevice final : public Device {
 
   bool reset(std::string* error) override {
     if (ioctl(device_, VFIO_DEVICE_RESET) != 0)
-      return fail(error, "VFIO_DEVICE_RESET failed", "the device may not support function-level reset");
+      return fail(error, "VFIO_DEVICE_RESET failed",
+                  errno == EINVAL ? "the kernel knows no way to reset this device (no FLR, PM or bus reset); "
+                                    "see /sys/bus/pci/devices/" + name() + "/reset_method"
+                                  : "the reset did not complete; dmesg says why");
     return enable_dma(error);
   }
 

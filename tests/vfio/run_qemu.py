@@ -9,77 +9,20 @@ and unpacked under the build tree (never installed on the host); cached.
 usage: run_qemu.py --cache DIR --check BINARY --setup SCRIPT
 """
 import argparse
-import glob
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 
-MODULES = ["virt/lib/irqbypass.ko", "drivers/vfio/vfio.ko", "drivers/vfio/vfio_iommu_type1.ko",
-           "drivers/vfio/vfio_virqfd.ko", "drivers/vfio/pci/vfio-pci-core.ko", "drivers/vfio/pci/vfio-pci.ko"]
+from guest import copy_with_libs, die, machine, make_initramfs, prepare
+
 DISK_MB = 32
 PATTERN_LBA = 1000
 PATTERN_BYTES = 8 * 512
 
 
-def die(msg):
-    print(f"vfio test: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
-
-
-def kernel_package():
-    out = run(["apt-cache", "depends", "linux-image-amd64"]).stdout
-    m = re.search(r"Depends: (linux-image-[0-9.]+-[0-9]+-amd64)", out)
-    if not m:
-        die("apt-cache cannot resolve linux-image-amd64: run apt-get update (./redleaf deps does)")
-    return m.group(1)
-
-
-def prepare_guest(cache):
-    """Kernel, modules and busybox, unpacked once under `cache`."""
-    stamp = os.path.join(cache, "ready")
-    if os.path.exists(stamp):
-        return
-    os.makedirs(cache, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        pkgs = [kernel_package(), "busybox-static"]
-        try:
-            run(["apt-get", "download"] + pkgs, cwd=tmp)
-        except subprocess.CalledProcessError as e:
-            die(f"apt-get download {' '.join(pkgs)} failed: {e.stderr.strip()}")
-        root = os.path.join(cache, "root")
-        for deb in glob.glob(os.path.join(tmp, "*.deb")):
-            run(["dpkg-deb", "-x", deb, root])
-    open(stamp, "w").close()
-
-
-def copy_with_libs(binary, dest_root):
-    """Copies `binary` and the shared libraries ldd lists, at the same paths."""
-    paths = [binary]
-    for line in run(["ldd", binary]).stdout.splitlines():
-        m = re.search(r"(/\S+) \(0x", line)
-        if m:
-            paths.append(m.group(1))
-    for p in paths:
-        target = os.path.join(dest_root, p.lstrip("/"))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy2(os.path.realpath(p), target)
-
-
-INIT = """#!/bin/busybox sh
-/bin/busybox --install -s /bin
-mkdir -p /proc /sys /dev /tmp
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-for m in {modules}; do insmod /modules/$m || echo "insmod $m failed"; done
-nvme=""
+INIT = """nvme=""
 for d in /sys/bus/pci/devices/*; do
   [ "$(cat $d/class)" = 0x010802 ] && nvme=$(basename $d)
 done
@@ -95,33 +38,16 @@ if [ -z "$nvme" ]; then echo "RL-VFIO-CHECK: FAIL no NVMe device in the guest"; 
   sh /rl-setup.sh hugepages 8 && [ "$(cat /proc/sys/vm/nr_hugepages)" = 8 ] && echo "RL-SETUP: hugepages ok"
   sh /rl-setup.sh bind 0000:00:1f.7 2>&1 | grep -q "no PCI device" && echo "RL-SETUP: bad address refused"
 fi
-echo o > /proc/sysrq-trigger
-sleep 5
 """
 
 
-def make_initramfs(cache, check, setup, domain, out):
-    with tempfile.TemporaryDirectory() as tmp:
-        root = os.path.join(cache, "root")
-        os.makedirs(os.path.join(tmp, "bin"))
-        shutil.copy2(os.path.join(root, "bin", "busybox"), os.path.join(tmp, "bin", "busybox"))
-        kdir = glob.glob(os.path.join(root, "lib", "modules", "*"))[0]
-        os.makedirs(os.path.join(tmp, "modules"))
-        names = []
-        for m in MODULES:
-            shutil.copy2(os.path.join(kdir, "kernel", m), os.path.join(tmp, "modules"))
-            names.append(os.path.basename(m))
+def place_files(check, setup, domain):
+    def place(tmp):
         copy_with_libs(check, tmp)
         shutil.copy2(check, os.path.join(tmp, "rl-vfio-check"))
         shutil.copy2(domain, os.path.join(tmp, "nvme.so"))   # its libraries are the check's
         shutil.copy2(setup, os.path.join(tmp, "rl-setup.sh"))
-        with open(os.path.join(tmp, "init"), "w") as f:
-            f.write(INIT.format(modules=" ".join(names)))
-        os.chmod(os.path.join(tmp, "init"), 0o755)
-        files = run(["find", "."], cwd=tmp).stdout
-        with open(out, "wb") as f:
-            subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], input=files.encode(), cwd=tmp,
-                           stdout=f, check=True)
+    return place
 
 
 def main():
@@ -132,20 +58,14 @@ def main():
     ap.add_argument("--domain", required=True, help="nvme.so, crashed and recovered in the guest")
     ap.add_argument("--timeout", type=int, default=400)
     a = ap.parse_args()
-    qemu = shutil.which("qemu-system-x86_64")
-    if not qemu:
-        die("qemu-system-x86_64 not found: ./redleaf deps installs qemu-system-x86")
-    prepare_guest(a.cache)
-    kernel = glob.glob(os.path.join(a.cache, "root", "boot", "vmlinuz-*"))[0]
+    kernel = prepare(a.cache)
     with tempfile.TemporaryDirectory() as tmp:
         initrd = os.path.join(tmp, "initramfs.cpio")
-        make_initramfs(a.cache, a.check, a.setup, a.domain, initrd)
+        make_initramfs(a.cache, INIT, place_files(a.check, a.setup, a.domain), initrd)
         disk = os.path.join(tmp, "disk.img")
         with open(disk, "wb") as f:
             f.truncate(DISK_MB << 20)
-        cmd = [qemu, "-machine", "q35,kernel-irqchip=split", "-accel", "tcg", "-m", "256M",
-               "-device", "intel-iommu,intremap=on", "-kernel", kernel, "-initrd", initrd,
-               "-append", "console=ttyS0 intel_iommu=on panic=-1 quiet", "-nographic", "-no-reboot",
+        cmd = machine(kernel, initrd) + [
                "-drive", f"file={disk},if=none,id=nvm,format=raw",
                "-device", "nvme,serial=rltest,drive=nvm"]
         try:

@@ -13,8 +13,7 @@ NetDeviceShadow::NetDeviceShadow(Domain& driver, pci::DeviceRef device, Config c
 
 bool NetDeviceShadow::restart_driver() {
   if (!shadow::restart(domain_, cfg_.max_attempts, cfg_.backoff)) return false;
-  base_.rx_dropped += last_.rx_dropped;   // the new incarnation counts from zero
-  base_.tx_dropped += last_.tx_dropped;
+  base_ = device_stats();   // the new incarnation counts from zero
   last_ = {};
   return true;
 }
@@ -124,6 +123,12 @@ RpcResult<NetStats> NetDeviceShadow::stats() {
   s.rx_dropped = base_.rx_dropped + last_.rx_dropped;
   s.tx_dropped = base_.tx_dropped + last_.tx_dropped;
   return s;
+}
+
+NetStats NetDeviceShadow::device_stats() const noexcept {
+  return NetStats{base_.rx_packets + last_.rx_packets, base_.tx_packets + last_.tx_packets,
+                  base_.rx_bytes + last_.rx_bytes,     base_.tx_bytes + last_.tx_bytes,
+                  base_.rx_dropped + last_.rx_dropped, base_.tx_dropped + last_.tx_dropped};
 }
 
 RpcResult<std::array<uint8_t, 6>> NetDeviceShadow::mac_address() {

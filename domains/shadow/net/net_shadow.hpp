@@ -51,6 +51,10 @@ class NetDeviceShadow final : public Net {
   // returned as sent, though the wire may not have seen them.
   uint64_t unknown_fate() const noexcept { return unknown_fate_; }
   const std::vector<uint64_t>& recovery_ns() const noexcept { return log_.ns(); }
+  // The device's own counters, summed over the driver's incarnations as far
+  // as each reported them (stats() refreshes the current one's): what the
+  // NIC counted, for comparison with the other end of the wire.
+  NetStats device_stats() const noexcept;
 
  private:
   bool restart_driver();
@@ -67,7 +71,7 @@ class NetDeviceShadow final : public Net {
   std::array<const Packet*, kNetBatch> sent_{};   // the frames a transmit call passed in
   std::array<uint16_t, kNetBatch> sent_len_{};
   NetStats counted_{};                            // what passed through the shadow
-  NetStats base_{}, last_{};                      // drop counters of earlier incarnations, the last seen
+  NetStats base_{}, last_{};                      // device counters of earlier incarnations, the last seen
   uint64_t resent_ = 0, unsent_ = 0, unknown_fate_ = 0;
   shadow::RecoveryLog log_;
 };

@@ -114,7 +114,7 @@ std::unique_ptr<NetApp> NetApp::open(const NetAppOptions& o, std::string* error)
   auto dev = pci::open(o.device, error);
   if (!dev) return nullptr;
   app->ref_ = pci::attach(std::move(dev));
-  auto nic = load_nic_driver(app->ref_, error);
+  auto nic = load_nic_driver(app->ref_, 1, error);
   if (!nic.loaded) return nullptr;
   app->driver_ = std::move(nic.loaded);
   app->driver_name_ = nic.name;

@@ -1,5 +1,6 @@
 // What rl-pktgen and rl-fwd share: options, opening the port (directly or
-// through the ixgbe domain), the once-a-second status line and the summary.
+// through its driver's domain, the driver chosen by PCI IDs: an 82599 or an
+// 82574L), the once-a-second status line and the summary.
 #pragma once
 
 #include <arpa/inet.h>
@@ -12,6 +13,8 @@
 #include <memory>
 #include <string>
 
+#include "apps/common/nic.hpp"
+#include "drivers/e1000e/driver.hpp"
 #include "drivers/ixgbe/net.hpp"
 #include "idl/net.rl.hpp"
 
@@ -23,7 +26,7 @@ struct NetOptions {
   uint32_t queues = 1;
   double seconds = 3;
   uint16_t size = 60;
-  bool domain = false;   // --through domain: the driver runs in ixgbe.so
+  bool domain = false;   // --through domain: the driver runs in its domain (ixgbe.so, e1000e.so)
   uint32_t ip = 0;       // --ip A.B.C.D (rl-responder), host byte order
   bool mac_mode = false; // --mode mac (rl-fwd): answer each frame's sender from the port's address
 };
@@ -86,20 +89,33 @@ class Port {
     if (!dev) fail(prog, err);
     if (o.domain) {
       ref_ = pci::attach(std::move(dev));
-      LoadError lerr;
-      loaded_ = net::load_ixgbe(std::string(RL_IXGBE_DOMAIN_DIR) + "/ixgbe.so", "ixgbe",
-                                net::IxgbeInit{ref_, o.queues, 1}, &lerr);
-      if (!loaded_) fail(prog, lerr.message);
+      auto nic = app::load_nic_driver(ref_, o.queues, &err);
+      if (!nic.loaded) fail(prog, err);
+      loaded_ = std::move(nic.loaded);
       net_ = loaded_.proxy.get();
-    } else {
-      dev_ = std::move(dev);
-      ixgbe::DriverConfig cfg;
-      cfg.rx_queues = o.queues;
-      auto drv = ixgbe::Driver::create(*dev_, cfg, &err);
-      if (!drv) fail(prog, err);
-      direct_ = ixgbe::make_ixgbe_net(std::move(drv));
-      net_ = direct_.get();
+      return;
     }
+    dev_ = std::move(dev);
+    switch (intel::family_of(dev_->vendor_id(), dev_->device_id())) {
+      case intel::Family::Ixgbe: {
+        ixgbe::DriverConfig cfg;
+        cfg.rx_queues = o.queues;
+        auto drv = ixgbe::Driver::create(*dev_, cfg, &err);
+        if (!drv) fail(prog, err);
+        direct_ = ixgbe::make_ixgbe_net(std::move(drv));
+        break;
+      }
+      case intel::Family::E1000e: {
+        if (o.queues > 1) fail(prog, "the 82574L driver has one receive queue: leave out --queues");
+        auto drv = e1000e::Driver::create(*dev_, &err);
+        if (!drv) fail(prog, err);
+        direct_ = e1000e::make_e1000e_net(std::move(drv));
+        break;
+      }
+      case intel::Family::None:
+        fail(prog, app::no_nic_driver(*dev_));
+    }
+    net_ = direct_.get();
   }
   ~Port() {
     loaded_ = {};

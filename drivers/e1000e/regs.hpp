@@ -6,12 +6,13 @@
 #include <cstdint>
 
 #include "drivers/intel/descriptors.hpp"
+#include "drivers/intel/ids.hpp"
 #include "drivers/intel/stats.hpp"
 
 namespace rl::e1000e {
 
-inline constexpr uint16_t kVendorIntel = 0x8086;
-inline constexpr uint16_t kDevice82574L = 0x10D3;
+using intel::kDevice82574L;
+using intel::kVendorIntel;
 
 namespace reg {
 inline constexpr uint32_t CTRL = 0x00000;

@@ -13,22 +13,9 @@ namespace rl::e1000e {
 namespace {
 // 4.6.1: after CTRL.RST wait at least 1 ms before touching other registers.
 constexpr auto kResetSettle = std::chrono::milliseconds(1);
-constexpr auto kRegisterTimeout = std::chrono::seconds(2);
 // STATUS.SPEED: 00 10 Mb/s, 01 100 Mb/s, 1x 1000 Mb/s.
 constexpr uint32_t kSpeedMbps[4] = {10, 100, 1000, 1000};
 }  // namespace
-
-bool Driver::wait_bits(uint32_t r, uint32_t mask, bool set, std::string* error, const char* what) {
-  auto deadline = std::chrono::steady_clock::now() + kRegisterTimeout;
-  while ((dev_.read32(r) & mask) != (set ? mask : 0)) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      *error = std::string("e1000e: timed out waiting for ") + what;
-      return false;
-    }
-    dev_.idle();
-  }
-  return true;
-}
 
 std::unique_ptr<Driver> Driver::create(pci::Device& dev, std::string* error) {
   if (dev.vendor_id() != kVendorIntel || dev.device_id() != kDevice82574L) {
@@ -47,10 +34,10 @@ bool Driver::reset_and_init(std::string* error) {
   dev_.write32(reg::IMC, 0xFFFFFFFF);
   dev_.write32(reg::CTRL, dev_.read32(reg::CTRL) | CTRL_RST);
   dev_.delay(kResetSettle);
-  if (!wait_bits(reg::CTRL, CTRL_RST, false, error, "CTRL.RST to clear (software reset)")) return false;
+  if (!pci::wait_bits(dev_, reg::CTRL, CTRL_RST, false, "e1000e", "CTRL.RST to clear (software reset)", error)) return false;
   dev_.write32(reg::IMC, 0xFFFFFFFF);
   (void)dev_.read32(reg::ICR);
-  if (!wait_bits(reg::EECD, EECD_AUTO_RD, true, error, "EECD.AUTO_RD (EEPROM auto-read)")) return false;
+  if (!pci::wait_bits(dev_, reg::EECD, EECD_AUTO_RD, true, "e1000e", "EECD.AUTO_RD (EEPROM auto-read)", error)) return false;
   // 4.6.3: link -- copper with autonegotiation; SLU lets the MAC follow the PHY.
   dev_.write32(reg::CTRL, dev_.read32(reg::CTRL) | CTRL_SLU);
   if (!read_mac(error)) return false;
@@ -72,7 +59,7 @@ bool Driver::read_mac(std::string* error) {
     uint16_t words[3];
     for (uint32_t w = 0; w < 3; ++w) {
       dev_.write32(reg::EERD, EERD_START | (w << EERD_ADDR_SHIFT));
-      if (!wait_bits(reg::EERD, EERD_DONE, true, error, "EERD.DONE (EEPROM read)")) return false;
+      if (!pci::wait_bits(dev_, reg::EERD, EERD_DONE, true, "e1000e", "EERD.DONE (EEPROM read)", error)) return false;
       words[w] = static_cast<uint16_t>(dev_.read32(reg::EERD) >> EERD_DATA_SHIFT);
     }
     ral = words[0] | (uint32_t{words[1]} << 16);

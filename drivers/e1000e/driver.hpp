@@ -33,7 +33,6 @@ class Driver {
  private:
   explicit Driver(pci::Device& dev) : dev_(dev) {}
   bool reset_and_init(std::string* error);
-  bool wait_bits(uint32_t reg, uint32_t mask, bool set, std::string* error, const char* what);
   bool read_mac(std::string* error);
   void init_rx();
   void init_tx();

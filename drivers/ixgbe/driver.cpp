@@ -1,4 +1,4 @@
-// The 82599 driver: helpers, then reset_and_init() following the datasheet
+// The 82599 driver: reset_and_init() following the datasheet
 // (4.6.3 initialization: interrupts off, global reset, EEPROM and DMA done,
 // link, statistics, 4.6.7 receive, 4.6.8 transmit), then the hot path.
 #include "drivers/ixgbe/driver.hpp"
@@ -12,26 +12,11 @@ namespace rl::ixgbe {
 namespace {
 // 4.6.3.2: after setting CTRL.RST wait about 1 ms before touching any register.
 constexpr auto kResetSettle = std::chrono::milliseconds(1);
-constexpr auto kRegisterTimeout = std::chrono::seconds(2);
 // The Microsoft RSS verification key, as Linux and DPDK use by default.
 constexpr uint8_t kRssKey[40] = {0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
                                  0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
                                  0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
 }  // namespace
-
-// Polls register `r` until the bits of `mask` are all set (or, with
-// `set` false, all clear), or the timeout passes.
-bool Driver::wait_bits(uint32_t r, uint32_t mask, bool set, std::string* error, const char* what) {
-  auto deadline = std::chrono::steady_clock::now() + kRegisterTimeout;
-  while ((dev_.read32(r) & mask) != (set ? mask : 0)) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      *error = std::string("ixgbe: timed out waiting for ") + what;
-      return false;
-    }
-    dev_.idle();
-  }
-  return true;
-}
 
 std::unique_ptr<Driver> Driver::create(pci::Device& dev, const DriverConfig& cfg, std::string* error) {
   if (cfg.rx_queues == 0 || cfg.rx_queues > kMaxQueues || cfg.tx_queues == 0 || cfg.tx_queues > kMaxQueues) {
@@ -48,11 +33,11 @@ bool Driver::reset_and_init(const DriverConfig& cfg, std::string* error) {
   dev_.write32(reg::EIMC, 0x7FFFFFFF);
   dev_.write32(reg::CTRL, CTRL_RST);
   dev_.delay(kResetSettle);
-  if (!wait_bits(reg::CTRL, CTRL_RST, false, error, "CTRL.RST to clear (global reset)")) return false;
+  if (!pci::wait_bits(dev_, reg::CTRL, CTRL_RST, false, "ixgbe", "CTRL.RST to clear (global reset)", error)) return false;
   dev_.write32(reg::EIMC, 0x7FFFFFFF);
   // 4.6.3: EEPROM auto-read done, DMA initialization done.
-  if (!wait_bits(reg::EEC, EEC_ARD, true, error, "EEC.ARD (EEPROM auto-read)")) return false;
-  if (!wait_bits(reg::RDRXCTL, RDRXCTL_DMAIDONE, true, error, "RDRXCTL.DMAIDONE")) return false;
+  if (!pci::wait_bits(dev_, reg::EEC, EEC_ARD, true, "ixgbe", "EEC.ARD (EEPROM auto-read)", error)) return false;
+  if (!pci::wait_bits(dev_, reg::RDRXCTL, RDRXCTL_DMAIDONE, true, "ixgbe", "RDRXCTL.DMAIDONE", error)) return false;
   // The MAC address: receive address 0, filled from the EEPROM (RAL: bytes 0-3, RAH: 4-5).
   uint32_t ral = dev_.read32(reg::RAL(0)), rah = dev_.read32(reg::RAH(0));
   if (!(rah & RAH_AV)) {

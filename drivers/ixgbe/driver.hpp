@@ -49,7 +49,6 @@ class Driver {
  private:
   explicit Driver(pci::Device& dev) : dev_(dev) {}
   bool reset_and_init(const DriverConfig& cfg, std::string* error);
-  bool wait_bits(uint32_t reg, uint32_t mask, bool set, std::string* error, const char* what);
   void init_rx(uint32_t queues);
   void init_tx(uint32_t queues);
   void init_rss(uint32_t queues);

@@ -131,6 +131,23 @@ class Device {
   std::string name_;
 };
 
+// Polls BAR0 register `reg` until the bits of `mask` are all set (or, with
+// `set` false, all clear), letting a model progress meanwhile: the waits a
+// datasheet asks for after a reset.  On timeout sets *error to
+// "DRIVER: timed out waiting for WHAT", and returns false.
+inline bool wait_bits(const Device& dev, uint32_t reg, uint32_t mask, bool set, const char* driver, const char* what,
+                      std::string* error, std::chrono::milliseconds timeout = std::chrono::seconds(2)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while ((dev.read32(reg) & mask) != (set ? mask : 0)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      *error = std::string(driver) + ": timed out waiting for " + what;
+      return false;
+    }
+    dev.idle();
+  }
+  return true;
+}
+
 // Opens a device: "0000:01:00.0" (VFIO) or "sim:nvme[,key=value...]".  On
 // error returns null and says what is wrong and what to do.
 std::unique_ptr<Device> open(const std::string& spec, std::string* error);

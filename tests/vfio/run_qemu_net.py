@@ -286,8 +286,9 @@ def main():
     guest = None
     try:
         enter_namespace(NS)
-        subprocess.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"],
-                       check=True)   # no router solicitations: every frame on the TAP is the test's
+        for conf in ("all", "default"):   # no router solicitations: every frame on the TAP is the test's
+            with open(f"/proc/sys/net/ipv6/conf/{conf}/disable_ipv6", "w") as f:   # this namespace's
+                f.write("1")
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
         subprocess.run(["ip", "tuntap", "add", "dev", TAP, "mode", "tap"], check=True)
         subprocess.run(["ip", "addr", "add", f"{HOST_IP}/24", "dev", TAP], check=True)

@@ -1,7 +1,5 @@
 #include "apps/common/net_app.hpp"
 
-#include "apps/common/nic.hpp"
-
 #include <sys/prctl.h>
 #include <time.h>
 
@@ -10,6 +8,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+
+#include "apps/common/nic.hpp"
 
 namespace rl::app {
 namespace {
@@ -207,7 +207,7 @@ void NetApp::report_if_asked() {
   std::sort(ns.begin(), ns.end());
   const uint64_t median_ns = ns.empty() ? 0 : ns[ns.size() / 2];
   printf("rl-stats: driver %s device_rx %lu device_tx %lu device_rx_dropped %lu stack_in %lu stack_out %lu "
-         "crashes %lu recoveries %lu recovery_us_median %lu\n",
+         "injected %lu recoveries %lu recovery_us_median %lu\n",
          driver_name_, static_cast<unsigned long>(d.rx_packets), static_cast<unsigned long>(d.tx_packets),
          static_cast<unsigned long>(d.rx_dropped), static_cast<unsigned long>(c.frames_in),
          static_cast<unsigned long>(c.frames_out), static_cast<unsigned long>(driver_.domain->faults_injected()),

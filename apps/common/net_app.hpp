@@ -82,7 +82,8 @@ class NetApp {
   // frames, then calls on_event for each socket event, then on_round() --
   // for the application's timers, which must fire when no event comes (an
   // idle connection's timeout).  SIGUSR1 prints an `rl-stats` line: the
-  // NIC's own counters beside the frames the stack moved.  Returns 0, or 1 after printing why the
+  // NIC's own counters beside the frames the stack moved, the faults
+  // injected and the recoveries.  Returns 0, or 1 after printing why the
   // driver (without a shadow) or the stack failed.
   template <class OnEvent>
   int run(OnEvent&& on_event) {

@@ -22,7 +22,8 @@ inline void reset_device_on_failure(Domain& driver, pci::DeviceRef device) {
   driver.on_reclaim([device] {
     std::string error;
     pci::Device* d = pci::lookup(device);
-    if (d && !d->reset(&error)) fprintf(stderr, "rl: reset of %s after a driver failure: %s\n", d->name().c_str(), error.c_str());
+    if (d && !d->reset(&error))
+      fprintf(stderr, "rl: reset of %s after a driver failure: %s\n", d->name().c_str(), error.c_str());
   });
 }
 

@@ -34,10 +34,12 @@ bool Driver::reset_and_init(std::string* error) {
   dev_.write32(reg::IMC, 0xFFFFFFFF);
   dev_.write32(reg::CTRL, dev_.read32(reg::CTRL) | CTRL_RST);
   dev_.delay(kResetSettle);
-  if (!pci::wait_bits(dev_, reg::CTRL, CTRL_RST, false, "e1000e", "CTRL.RST to clear (software reset)", error)) return false;
+  if (!pci::wait_bits(dev_, reg::CTRL, CTRL_RST, false, "e1000e", "CTRL.RST to clear (software reset)", error))
+    return false;
   dev_.write32(reg::IMC, 0xFFFFFFFF);
   (void)dev_.read32(reg::ICR);
-  if (!pci::wait_bits(dev_, reg::EECD, EECD_AUTO_RD, true, "e1000e", "EECD.AUTO_RD (EEPROM auto-read)", error)) return false;
+  if (!pci::wait_bits(dev_, reg::EECD, EECD_AUTO_RD, true, "e1000e", "EECD.AUTO_RD (EEPROM auto-read)", error))
+    return false;
   // 4.6.3: link -- copper with autonegotiation; SLU lets the MAC follow the PHY.
   dev_.write32(reg::CTRL, dev_.read32(reg::CTRL) | CTRL_SLU);
   if (!read_mac(error)) return false;

@@ -92,8 +92,8 @@ class TxRing {
       if (!p || p->len == 0) continue;
       uint32_t len = p->len;
       uint32_t upper = format_.paylen_shift ? len << format_.paylen_shift : 0;
-      desc_[tail_] = TxDesc{pci::Device::iova(p->data.data()),
-                            txd_qw1(TXD_DCMD_EOP | TXD_DCMD_RS | TXD_DCMD_IFCS | TXD_DCMD_DEXT | format_.dtyp | len, upper)};
+      const uint32_t cmd_type_len = TXD_DCMD_EOP | TXD_DCMD_RS | TXD_DCMD_IFCS | TXD_DCMD_DEXT | format_.dtyp | len;
+      desc_[tail_] = TxDesc{pci::Device::iova(p->data.data()), txd_qw1(cmd_type_len, upper)};
       // The frame's buffer stays with the ring until the device is done; the
       // caller gets the buffer of an earlier, finished frame (or an empty one).
       p.swap(bufs_[tail_]);

@@ -140,8 +140,8 @@ class Guest:
     def stats(self):
         self.send("stats")
         m = self.expect(r"rl-stats: driver (\S+) device_rx (\d+) device_tx (\d+) device_rx_dropped (\d+) "
-                        r"stack_in (\d+) stack_out (\d+) crashes (\d+) recoveries (\d+) recovery_us_median (\d+)", 60)
-        keys = ["device_rx", "device_tx", "device_rx_dropped", "stack_in", "stack_out", "crashes", "recoveries",
+                        r"stack_in (\d+) stack_out (\d+) injected (\d+) recoveries (\d+) recovery_us_median (\d+)", 60)
+        keys = ["device_rx", "device_tx", "device_rx_dropped", "stack_in", "stack_out", "injected", "recoveries",
                 "recovery_us_median"]
         s = dict(zip(keys, map(int, m.groups()[1:])))
         s["driver"] = m.group(1)

@@ -1,6 +1,6 @@
-// The 82574L driver: reset_and_init() follows the datasheet's 4.6
-// (interrupts off, software reset, EEPROM done, link, MAC address,
-// multicast table, statistics, 4.6.5 receive, 4.6.6 transmit).
+// The 82574L driver: reset_and_init() follows the datasheet's software
+// initialization (interrupts off, software reset, EEPROM done, link, MAC
+// address, multicast table, statistics, receive, transmit).
 #include "drivers/e1000e/driver.hpp"
 
 #include <chrono>
@@ -11,7 +11,7 @@
 namespace rl::e1000e {
 
 namespace {
-// 4.6.1: after CTRL.RST wait at least 1 ms before touching other registers.
+// After CTRL.RST wait at least 1 ms before touching other registers.
 constexpr auto kResetSettle = std::chrono::milliseconds(1);
 // STATUS.SPEED: 00 10 Mb/s, 01 100 Mb/s, 1x 1000 Mb/s.
 constexpr uint32_t kSpeedMbps[4] = {10, 100, 1000, 1000};
@@ -30,7 +30,7 @@ std::unique_ptr<Driver> Driver::create(pci::Device& dev, std::string* error) {
 }
 
 bool Driver::reset_and_init(std::string* error) {
-  // 4.6.1: mask every interrupt (the driver polls), reset, mask again, clear causes.
+  // Mask every interrupt (the driver polls), reset, mask again, clear causes.
   dev_.write32(reg::IMC, 0xFFFFFFFF);
   dev_.write32(reg::CTRL, dev_.read32(reg::CTRL) | CTRL_RST);
   dev_.delay(kResetSettle);
@@ -40,10 +40,10 @@ bool Driver::reset_and_init(std::string* error) {
   (void)dev_.read32(reg::ICR);
   if (!pci::wait_bits(dev_, reg::EECD, EECD_AUTO_RD, true, "e1000e", "EECD.AUTO_RD (EEPROM auto-read)", error))
     return false;
-  // 4.6.3: link -- copper with autonegotiation; SLU lets the MAC follow the PHY.
+  // Link: copper with autonegotiation; SLU lets the MAC follow the PHY.
   dev_.write32(reg::CTRL, dev_.read32(reg::CTRL) | CTRL_SLU);
   if (!read_mac(error)) return false;
-  // 4.6.4: the multicast table starts empty (promiscuous mode takes all anyway).
+  // The multicast table starts empty (promiscuous mode takes all anyway).
   for (uint32_t i = 0; i < 128; ++i) dev_.write32(reg::MTA(i), 0);
   // Statistics start at zero (the registers clear on read).
   (void)stats();
@@ -79,7 +79,7 @@ bool Driver::read_mac(std::string* error) {
   return true;
 }
 
-// 4.6.5: one queue of extended descriptors, 2 KiB buffers, CRC stripped,
+// Receive: one queue of extended descriptors, 2 KiB buffers, CRC stripped,
 // promiscuous and broadcast; the ring is filled before receive is enabled.
 void Driver::init_rx() {
   dev_.write32(reg::RCTL, 0);
@@ -89,7 +89,7 @@ void Driver::init_rx() {
   dev_.write32(reg::RCTL, RCTL_EN | RCTL_UPE | RCTL_MPE | RCTL_BAM | RCTL_BSIZE_2048 | RCTL_SECRC);
 }
 
-// 4.6.6: one queue, padding of short frames, the datasheet's collision values.
+// Transmit: one queue, padding of short frames, the datasheet's collision values.
 void Driver::init_tx() {
   dev_.write32(reg::TCTL, 0);
   tx_.setup(dev_, intel::QueueRegs{reg::TDBAL, reg::TDBAH, reg::TDLEN, reg::TDH, reg::TDT},

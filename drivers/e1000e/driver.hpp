@@ -1,4 +1,4 @@
-// The Intel 82574L driver: the datasheet's initialization (4.6), then the
+// The Intel 82574L driver: the datasheet's initialization sequence, then the
 // receive and transmit rings it shares with the 82599 driver
 // (drivers/intel).  One queue each way, polled, interrupts masked.  Runs
 // over VFIO -- QEMU models this NIC as `e1000e`, so the driver is tested

@@ -1,5 +1,6 @@
-// Intel 82574L registers as the driver uses them (82574 GbE Controller
-// datasheet rev. 3.4, section 10).  Descriptors and the good-packet
+// Intel 82574L registers as the driver uses them (the 82574 GbE Controller
+// datasheet's register descriptions; offsets and bits as QEMU 7.2's model
+// and Linux's e1000e define them too).  Descriptors and the good-packet
 // counters are shared with the 82599 (drivers/intel).
 #pragma once
 

@@ -1,7 +1,7 @@
 // Descriptors both Intel NIC families here use: the 82599's advanced
 // one-buffer descriptors and the 82574L's extended ones have the same
 // layout where a polling driver looks (82599 datasheet 7.1.6 and 7.2.3.2.4;
-// 82574 datasheet 7.1.5.2 and 7.2.10.3):
+// the 82574 datasheet's extended receive and TCP/IP data descriptors):
 //  - receive, read format: buffer address, then a quadword the device owns;
 //    write-back qw1: extended status (DD bit 0, EOP bit 1) in 31:0, length in 47:32.
 //  - transmit data, read format: buffer address, then cmd_type_len (length

@@ -1,5 +1,5 @@
-// The good-packet counters at the offsets both Intel families share (82574
-// datasheet 10.2.6, 82599 8.2.3.23): packets and octets received and sent,
+// The good-packet counters at the offsets both Intel families share (the
+// statistics registers of both datasheets): packets and octets received and sent,
 // clear on read, octets as low/high pairs (reading the low half first).
 // Each driver adds its own drop counters, which sit elsewhere.
 #pragma once

@@ -194,7 +194,8 @@ bool NetApp::should_stop() {
 }
 
 void NetApp::report_if_asked() {
-  if (!g_report_requested.exchange(false)) return;
+  // A load each round; the atomic exchange only when a report was asked for.
+  if (!g_report_requested.load(std::memory_order_relaxed) || !g_report_requested.exchange(false)) return;
   auto r = shadow_ ? shadow_->stats() : driver_.proxy->stats();
   if (!r.ok()) {
     printf("rl-stats: the driver gave no statistics (%s)\n", to_string(r.error()));

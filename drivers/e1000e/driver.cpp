@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cstdio>
 
+#include "drivers/intel/ids.hpp"
 #include "drivers/intel/ring_net.hpp"
+#include "drivers/intel/stats.hpp"
 
 namespace rl::e1000e {
 
@@ -18,7 +20,7 @@ constexpr uint32_t kSpeedMbps[4] = {10, 100, 1000, 1000};
 }  // namespace
 
 std::unique_ptr<Driver> Driver::create(pci::Device& dev, std::string* error) {
-  if (dev.vendor_id() != kVendorIntel || dev.device_id() != kDevice82574L) {
+  if (intel::family_of(dev.vendor_id(), dev.device_id()) != intel::Family::E1000e) {
     char id[32];
     snprintf(id, sizeof id, "%04x:%04x", dev.vendor_id(), dev.device_id());
     *error = "e1000e: " + dev.name() + " is PCI device " + id + ", not an 82574L (8086:10d3)";

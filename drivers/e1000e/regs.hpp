@@ -7,13 +7,8 @@
 #include <cstdint>
 
 #include "drivers/intel/descriptors.hpp"
-#include "drivers/intel/ids.hpp"
-#include "drivers/intel/stats.hpp"
 
 namespace rl::e1000e {
-
-using intel::kDevice82574L;
-using intel::kVendorIntel;
 
 namespace reg {
 inline constexpr uint32_t CTRL = 0x00000;
@@ -41,8 +36,6 @@ inline constexpr uint32_t RFCTL = 0x05008;      // receive filter control
 constexpr uint32_t MTA(uint32_t i) { return 0x05200 + 4 * i; }   // 128 entries: the multicast table
 inline constexpr uint32_t RAL0 = 0x05400;       // receive address 0: the MAC the EEPROM loaded
 inline constexpr uint32_t RAH0 = 0x05404;
-using intel::reg::GPRC;
-using intel::reg::GPTC;
 }  // namespace reg
 
 // Bits.
